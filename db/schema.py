@@ -1,0 +1,112 @@
+"""Typed schema (SQLAlchemy 2 declarative); Alembic migrations must match it (a test checks)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar = {dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+class DatasetTable(Base):
+    """A named dataset; its data lives in versions, its id maps in users/items."""
+
+    __tablename__ = "datasets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DatasetVersionTable(Base):
+    """One immutable state of a dataset: version 1 is the import, each cleaning adds one."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="SET NULL")
+    )
+    feedback: Mapped[str] = mapped_column(String(16))
+    recipe: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    n_users: Mapped[int] = mapped_column(Integer)
+    n_items: Mapped[int] = mapped_column(Integer)
+    n_interactions: Mapped[int] = mapped_column(BigInteger)
+    has_timestamps: Mapped[bool] = mapped_column(Boolean)
+    has_events: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class _Entity:
+    """Shared columns of users and items: a dense per-dataset code and the external id."""
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(512))
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class UserTable(_Entity, Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("dataset_id", "external_id"),)
+
+
+class ItemTable(_Entity, Base):
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("dataset_id", "external_id"),)
+
+
+class InteractionTable(Base):
+    """Interactions by dataset codes; ``seq`` keeps file order (dedup "first"/"last" needs it)."""
+
+    __tablename__ = "interactions"
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    user_code: Mapped[int] = mapped_column(Integer)
+    item_code: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    ts: Mapped[int | None] = mapped_column(BigInteger)
+    event: Mapped[str | None] = mapped_column(String(100))
