@@ -165,11 +165,11 @@ class Interactions:
 
     def user_index(self, ids: object) -> np.ndarray:
         """Indices of external user ids; -1 where an id is unknown."""
-        return self._user_lookup.get_indexer(np.asarray(ids, dtype=str).ravel())
+        return self._user_lookup.get_indexer(pd.Index(np.asarray(ids, dtype=str).ravel()))
 
     def item_index(self, ids: object) -> np.ndarray:
         """Indices of external item ids; -1 where an id is unknown."""
-        return self._item_lookup.get_indexer(np.asarray(ids, dtype=str).ravel())
+        return self._item_lookup.get_indexer(pd.Index(np.asarray(ids, dtype=str).ravel()))
 
     # ------------------------------------------------------------------ slicing
     def subset(self, mask: np.ndarray) -> Interactions:
@@ -204,7 +204,9 @@ class Interactions:
         )
 
 
-def _id_space(raw: np.ndarray, given: np.ndarray | None, features: pd.DataFrame | None) -> np.ndarray:
+def _id_space(
+    raw: np.ndarray, given: np.ndarray | None, features: pd.DataFrame | None
+) -> np.ndarray:
     if given is not None:
         return np.asarray(given, dtype=str).astype(object)
     ids = pd.unique(raw)
