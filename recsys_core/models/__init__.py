@@ -1,0 +1,32 @@
+"""Recommender models: the base contract, the registry and one module per family."""
+
+from recsys_core.models.base import NotFittedError, Recommender, RecommenderConfig
+from recsys_core.models.bias import BiasBaseline, BiasConfig
+from recsys_core.models.ease import EASE, EASEConfig
+from recsys_core.models.implicit_mf import ALS, BPR, ALSConfig, BPRConfig
+from recsys_core.models.knn import ItemKNN, KNNConfig, UserKNN
+from recsys_core.models.popular import MostPopular, MostPopularConfig, Random, RandomConfig
+from recsys_core.models.registry import REGISTRY, make_model
+
+__all__ = [
+    "ALS",
+    "BPR",
+    "EASE",
+    "REGISTRY",
+    "ALSConfig",
+    "BPRConfig",
+    "BiasBaseline",
+    "BiasConfig",
+    "EASEConfig",
+    "ItemKNN",
+    "KNNConfig",
+    "MostPopular",
+    "MostPopularConfig",
+    "NotFittedError",
+    "Random",
+    "RandomConfig",
+    "Recommender",
+    "RecommenderConfig",
+    "UserKNN",
+    "make_model",
+]

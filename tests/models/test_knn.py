@@ -1,0 +1,119 @@
+"""ItemKNN and UserKNN against hand-computed similarities and a dense numpy reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recsys_core.columns import Columns
+from recsys_core.data.interactions import Interactions
+from recsys_core.models import ItemKNN, KNNConfig, UserKNN
+from recsys_core.models import knn as knn_module
+from recsys_core.models.knn import pruned_similarity
+
+# Four users x three items. Item columns: i0 = [1,1,0,1], i1 = [1,1,0,0], i2 = [0,1,1,1].
+# Counts n = (3, 2, 3); co-occurrence (0,1) = 2, (0,2) = 2, (1,2) = 1.
+ROWS = [[1, 1, 0], [1, 1, 1], [0, 0, 1], [1, 0, 1]]
+
+
+def _interactions(rows: list[list[float]]) -> Interactions:
+    m = sp.coo_matrix(np.array(rows, dtype=float))
+    frame = pd.DataFrame(
+        {Columns.user: [f"u{u:03d}" for u in m.row], Columns.item: [f"i{i:03d}" for i in m.col]}
+    )
+    frame[Columns.weight] = m.data
+    return Interactions.from_frame(frame)
+
+
+@pytest.fixture
+def tiny() -> Interactions:
+    return _interactions(ROWS)
+
+
+def test_item_cosine_similarity_matches_hand_computation(tiny: Interactions) -> None:
+    sim = ItemKNN(n_neighbors=10).fit(tiny).similarity_.toarray()
+    c01, c02, c12 = 2 / np.sqrt(6), 2 / 3, 1 / np.sqrt(6)
+    expected = [[0, c01, c02], [c01, 0, c12], [c02, c12, 0]]
+    np.testing.assert_allclose(sim, expected, rtol=1e-6)
+
+
+def test_item_jaccard_and_shrinkage_match_hand_computation(tiny: Interactions) -> None:
+    jac = ItemKNN(similarity="jaccard").fit(tiny).similarity_.toarray()
+    np.testing.assert_allclose(jac[0, 1], 2 / (3 + 2 - 2), rtol=1e-6)
+    np.testing.assert_allclose(jac[1, 2], 1 / (2 + 3 - 1), rtol=1e-6)
+    shrunk = ItemKNN(shrinkage=1.0).fit(tiny).similarity_.toarray()
+    np.testing.assert_allclose(shrunk[0, 1], 2 / (np.sqrt(6) + 1), rtol=1e-6)
+
+
+def test_asymmetric_cosine_alpha_one_divides_by_the_source_count(tiny: Interactions) -> None:
+    sim = ItemKNN(similarity="asymmetric_cosine", alpha=1.0).fit(tiny).similarity_.toarray()
+    # sim[i, j] = co(i, j) / n_i: the source's count only, so it is no longer symmetric.
+    np.testing.assert_allclose([sim[0, 1], sim[1, 0]], [2 / 3, 2 / 2], rtol=1e-6)
+
+
+def test_one_neighbour_keeps_only_the_most_similar_source_per_target(tiny: Interactions) -> None:
+    model = ItemKNN(n_neighbors=1).fit(tiny)
+    sim = model.similarity_.toarray()
+    # Column j keeps its single best source: i1 for i0, i0 for i1, i0 for i2.
+    assert [np.flatnonzero(sim[:, j]).tolist() for j in range(3)] == [[1], [0], [0]]
+    # u2 has only seen i2, which is nobody's kept neighbour: every score is 0.
+    np.testing.assert_array_equal(model.score(np.array([2])), [[0, 0, 0]])
+
+
+def test_item_scores_sum_similarities_over_the_history(tiny: Interactions) -> None:
+    model = ItemKNN().fit(tiny)
+    sim = model.similarity_.toarray()
+    # u2 saw i2 only; u0 saw i0 and i1.
+    np.testing.assert_allclose(model.score(np.array([2]))[0], sim[2], rtol=1e-6)
+    np.testing.assert_allclose(model.score(np.array([0]))[0], sim[0] + sim[1], rtol=1e-6)
+    history, parts = model.explain_parts(0, 2)
+    assert history.tolist() == [0, 1]  # i0 (2/3) contributes more than i1 (1/sqrt 6)
+    np.testing.assert_allclose(parts, [sim[0, 2], sim[1, 2]], rtol=1e-6)
+
+
+def test_binarize_false_weights_history_by_value() -> None:
+    weighted = _interactions([[2, 1, 0], [1, 1, 1], [0, 0, 1], [1, 0, 1]])
+    model = ItemKNN(binarize=False).fit(weighted)
+    sim = model.similarity_.toarray()
+    np.testing.assert_allclose(model.score(np.array([0]))[0], 2 * sim[0] + sim[1], rtol=1e-6)
+
+
+def _dense_reference(x: np.ndarray, n: int) -> np.ndarray:
+    """Cosine between columns, zero diagonal, top-n sources per target column kept."""
+    norms = np.sqrt((x * x).sum(axis=0))
+    sim = (x.T @ x) / np.outer(norms, norms)
+    np.fill_diagonal(sim, 0.0)
+    cutoff = -np.sort(-sim, axis=0)[n - 1]
+    return np.where(sim >= cutoff, sim, 0.0)
+
+
+def test_block_pruning_matches_dense_reference_on_random_data(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = (rng.random((60, 40)) < 0.3) * rng.random((60, 40)).round(3)
+    # Tiny blocks, so the 40 targets are split over many blocks of 2-3 columns.
+    monkeypatch.setattr(knn_module, "BLOCK_BYTES", 400)
+    got = pruned_similarity(sp.csr_matrix(x), KNNConfig(n_neighbors=5, binarize=False))
+    np.testing.assert_allclose(got.toarray(), _dense_reference(x, 5), rtol=1e-5, atol=1e-7)
+    assert (np.diff(got.tocsc().indptr) <= 5).all()
+
+
+def test_user_knn_matches_dense_user_cosine(rng: np.random.Generator) -> None:
+    # Weighted (not 0/1) so that no two similarities tie at the cut-off.
+    x = (rng.random((15, 12)) < 0.4) * (1.0 + rng.random((15, 12)))
+    x[np.arange(15), rng.integers(0, 12, 15)] = 1.5  # no empty user ...
+    x[rng.integers(0, 15, 12), np.arange(12)] = 2.5  # ... nor item: ids map to positions
+    data = _interactions(x.tolist())
+    model = UserKNN(n_neighbors=4, binarize=False).fit(data)
+    weights = _dense_reference(x.T, 4)  # [u, v]: neighbour u of target user v
+    np.testing.assert_allclose(model.score(np.arange(15)), weights.T @ x, rtol=1e-5, atol=1e-6)
+
+
+def test_item_never_seen_gets_zero_similarity_not_nan() -> None:
+    frame = pd.DataFrame({Columns.user: ["a", "a", "b"], Columns.item: ["x", "y", "x"]})
+    data = Interactions.from_frame(frame, item_ids=np.array(["x", "y", "z"]))
+    sim = ItemKNN().fit(data).similarity_.toarray()
+    assert np.isfinite(sim).all()
+    assert (sim[2] == 0).all() and (sim[:, 2] == 0).all()
