@@ -1,0 +1,127 @@
+"""Confidence intervals and paired significance tests on per-user metric values."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from recsys_core.errors import InputError
+
+#: Cap on bootstrap indices drawn at once (resamples x users), to bound memory.
+_CHUNK_CELLS = 8_000_000
+
+
+def bootstrap_ci(
+    values: np.ndarray | pd.Series,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    random_state: int = 42,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean (NaNs dropped).
+
+    Resamples users with replacement, in chunks of whole resamples so memory stays bounded.
+
+    Returns:
+        (low, high); (nan, nan) without values, (v, v) for a single value.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise InputError(f"confidence must lie between 0 and 1; got {confidence}.")
+    if n_resamples < 1:
+        raise InputError(f"n_resamples must be at least 1; got {n_resamples}.")
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(random_state)
+    means = np.empty(n_resamples)
+    step = max(1, _CHUNK_CELLS // len(x))
+    for start in range(0, n_resamples, step):
+        n = min(step, n_resamples - start)
+        means[start : start + n] = x[rng.integers(0, len(x), size=(n, len(x)))].mean(axis=1)
+    alpha = (1.0 - confidence) / 2
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def holm(p_values: np.ndarray | list[float]) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (NaNs stay NaN and do not count as tests).
+
+    The i-th smallest of m p-values becomes max over j <= i of min(1, (m - j + 1) p_(j)),
+    which controls the family-wise error rate without assuming independence.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if not len(ok):
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def paired_tests(per_user: dict[str, pd.Series]) -> pd.DataFrame:
+    """Every pair of models compared on the users they share.
+
+    Each series holds one metric's per-user values indexed by user. A pair is aligned on
+    the common users and rows with a NaN on either side are dropped.
+
+    Returns:
+        One row per pair (model_a, model_b) with n_users, mean_a, mean_b, mean_diff (a - b),
+        wilcoxon_p, t_p, their Holm-corrected wilcoxon_p_holm and t_p_holm (over all pairs),
+        rank_biserial (Wilcoxon effect size: share of rank mass where a wins minus where b
+        wins, in [-1, 1]) and cohens_dz (mean difference / its standard deviation).
+    """
+    if len(per_user) < 2:
+        raise InputError("Paired tests need at least two models.")
+    rows = [_pair(a, b, per_user[a], per_user[b]) for a, b in combinations(per_user, 2)]
+    frame = pd.DataFrame(rows)
+    frame["wilcoxon_p_holm"] = holm(frame["wilcoxon_p"].to_numpy())
+    frame["t_p_holm"] = holm(frame["t_p"].to_numpy())
+    order = ["model_a", "model_b", "n_users", "mean_a", "mean_b", "mean_diff", "wilcoxon_p"]
+    order += ["wilcoxon_p_holm", "rank_biserial", "t_p", "t_p_holm", "cohens_dz"]
+    return frame[order]
+
+
+def _pair(a: str, b: str, xa: pd.Series, xb: pd.Series) -> dict[str, object]:
+    joined = pd.concat([xa.rename("a"), xb.rename("b")], axis=1, join="inner").dropna()
+    va = joined["a"].to_numpy(dtype=np.float64)
+    vb = joined["b"].to_numpy(dtype=np.float64)
+    d = va - vb
+    n = len(d)
+    row: dict[str, object] = {
+        "model_a": a,
+        "model_b": b,
+        "n_users": n,
+        "mean_a": float(va.mean()) if n else np.nan,
+        "mean_b": float(vb.mean()) if n else np.nan,
+        "mean_diff": float(d.mean()) if n else np.nan,
+    }
+    row.update(_wilcoxon(d))
+    row.update(_ttest(va, vb, d))
+    return row
+
+
+def _wilcoxon(d: np.ndarray) -> dict[str, float]:
+    nonzero = d[d != 0]
+    if len(nonzero) == 0:
+        # identical on every user: no evidence of a difference at all
+        return {"wilcoxon_p": 1.0 if len(d) else np.nan, "rank_biserial": 0.0 if len(d) else np.nan}
+    ranks = stats.rankdata(np.abs(nonzero))
+    r_plus, r_minus = ranks[nonzero > 0].sum(), ranks[nonzero < 0].sum()
+    p = float(stats.wilcoxon(d, zero_method="wilcox").pvalue) if len(nonzero) >= 2 else np.nan
+    return {"wilcoxon_p": p, "rank_biserial": float((r_plus - r_minus) / (r_plus + r_minus))}
+
+
+def _ttest(va: np.ndarray, vb: np.ndarray, d: np.ndarray) -> dict[str, float]:
+    if len(d) < 2:
+        return {"t_p": np.nan, "cohens_dz": np.nan}
+    sd = d.std(ddof=1)
+    if sd == 0:
+        same = bool(d.mean() == 0)
+        return {"t_p": 1.0 if same else 0.0, "cohens_dz": 0.0 if same else np.inf * np.sign(d[0])}
+    return {"t_p": float(stats.ttest_rel(va, vb).pvalue), "cohens_dz": float(d.mean() / sd)}
