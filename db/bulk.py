@@ -50,6 +50,9 @@ def _executemany(session: Session, table: str, frame: pd.DataFrame) -> None:
 
 def _python_values(col: pd.Series) -> list[Any]:
     """Plain Python values (sqlite3 rejects numpy scalars); missing values become None."""
+    if col.dtype.kind == "M":  # SQLAlchemy's SQLite DateTime format: naive UTC text
+        utc = col.dt.tz_convert("UTC") if col.dt.tz is not None else col
+        return utc.dt.strftime("%Y-%m-%d %H:%M:%S.%f").where(col.notna(), None).tolist()
     if col.dtype.kind in "iub":
         return col.to_numpy().tolist()
     if col.dtype.kind == "f":

@@ -64,6 +64,7 @@ class Store:
     def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
         self.engine = make_engine(url)
         self.url = self.engine.url.render_as_string(hide_password=True)
+        self.url_with_password = self.engine.url.render_as_string(hide_password=False)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if migrate:
             from db.migrate import upgrade

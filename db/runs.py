@@ -1,0 +1,245 @@
+"""Runs repository: the queue, progress and heartbeats, and each run's results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from db.bulk import bulk_insert, bulk_select
+from db.schema import (
+    RecommendationTable,
+    RunMetricTable,
+    RunTable,
+    RunUserMetricTable,
+    WorkerTable,
+)
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+FINISHED = (DONE, FAILED, CANCELLED)
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    dataset_id: int
+    version_id: int
+    label: str
+    model: str
+    spec: dict[str, Any]
+    status: str
+    error: str | None
+    progress_done: int
+    progress_total: int
+    progress_message: str
+    cancel_requested: bool
+    worker: str | None
+    heartbeat_at: datetime | None
+    timings: dict[str, Any]
+    summary: dict[str, Any]
+    artifact_path: str | None
+    artifact_sha256: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def _run(row: RunTable) -> Run:
+    return Run(**{f.name: getattr(row, f.name) for f in fields(Run)})
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RunRepository:
+    """Everything about runs; callers own the session (and so the transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    # ---------------------------------------------------------------- lifecycle
+    def create(self, *, status: str = QUEUED, **values: Any) -> Run:
+        row = RunTable(status=status, **values)
+        self.s.add(row)
+        self.s.flush()
+        return _run(row)
+
+    def get(self, run_id: int) -> Run | None:
+        row = self.s.get(RunTable, run_id)
+        return None if row is None else _run(row)
+
+    def list(self, dataset_id: int | None = None, status: str | None = None) -> list[Run]:
+        q = select(RunTable).order_by(RunTable.id.desc())
+        if dataset_id is not None:
+            q = q.where(RunTable.dataset_id == dataset_id)
+        if status is not None:
+            q = q.where(RunTable.status == status)
+        return [_run(r) for r in self.s.scalars(q)]
+
+    def claim_next(self, worker: str) -> Run | None:
+        """Atomically take the oldest queued run (a conditional UPDATE, so two workers never
+        take the same one)."""
+        for run_id in self.s.scalars(
+            select(RunTable.id).where(RunTable.status == QUEUED).order_by(RunTable.id).limit(5)
+        ):
+            taken = self.s.execute(
+                update(RunTable)
+                .where(RunTable.id == run_id, RunTable.status == QUEUED)
+                .values(status=RUNNING, worker=worker, started_at=now(), heartbeat_at=now())
+            )
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                return self.get(run_id)
+        return None
+
+    def start(self, run_id: int, worker: str) -> None:
+        self._set(run_id, status=RUNNING, worker=worker, started_at=now(), heartbeat_at=now())
+
+    def progress(self, run_id: int, done: int, total: int, message: str) -> bool:
+        """Record progress and beat; returns True when the analyst asked to cancel."""
+        self._set(
+            run_id,
+            progress_done=done,
+            progress_total=total,
+            progress_message=message[:300],
+            heartbeat_at=now(),
+        )
+        return bool(self.s.scalar(select(RunTable.cancel_requested).where(RunTable.id == run_id)))
+
+    def progress_beat(self, run_id: int) -> None:
+        """Only the heartbeat, for long steps that report no progress."""
+        self._set(run_id, heartbeat_at=now())
+
+    def finish(self, run_id: int, **values: Any) -> None:
+        self._set(run_id, status=DONE, finished_at=now(), **values)
+
+    def fail(self, run_id: int, error: str, status: str = FAILED) -> None:
+        """Mark failed (or cancelled) and drop partial results, so none are ever half-written."""
+        self.clear_results(run_id)
+        self._set(run_id, status=status, error=error[:4000], finished_at=now())
+
+    def request_cancel(self, run_id: int) -> None:
+        self._set(run_id, cancel_requested=True)
+        self.s.execute(
+            update(RunTable)
+            .where(RunTable.id == run_id, RunTable.status == QUEUED)
+            .values(status=CANCELLED, error="Cancelled before it started.", finished_at=now())
+        )
+
+    def reap_stale(self, max_age: timedelta) -> list[int]:
+        """Runs whose worker stopped beating: mark them failed with the reason."""
+        cutoff = now() - max_age
+        q = select(RunTable.id).where(RunTable.status == RUNNING, RunTable.heartbeat_at < cutoff)
+        stale = list(self.s.scalars(q))
+        for run_id in stale:
+            self.fail(run_id, "The worker stopped responding (killed or crashed) during the run.")
+        return stale
+
+    def delete(self, run_id: int) -> None:
+        self.clear_results(run_id)
+        self.s.execute(delete(RunTable).where(RunTable.id == run_id))
+
+    def _set(self, run_id: int, **values: Any) -> None:
+        self.s.execute(update(RunTable).where(RunTable.id == run_id).values(**values))
+
+    # ---------------------------------------------------------------- results
+    def clear_results(self, run_id: int) -> None:
+        for table in (RunMetricTable, RunUserMetricTable, RecommendationTable):
+            self.s.execute(delete(table).where(table.run_id == run_id))
+
+    def write_metrics(self, run_id: int, metrics: pd.DataFrame) -> None:
+        """``metrics``: index = metric label; columns value, ci_low, ci_high."""
+        n = len(metrics)
+        nan = pd.Series(np.nan, index=metrics.index)
+        bulk_insert(
+            self.s,
+            RunMetricTable.__tablename__,
+            {
+                "run_id": np.full(n, run_id),
+                "metric": metrics.index.astype(str).tolist(),
+                "value": metrics["value"].to_numpy(np.float64),
+                "ci_low": metrics.get("ci_low", nan).to_numpy(float),
+                "ci_high": metrics.get("ci_high", nan).to_numpy(float),
+            },
+        )
+
+    def write_user_metrics(self, run_id: int, per_user: pd.DataFrame, user_col: str) -> None:
+        """Wide per-user frame (one column per metric) stored long, NaNs kept as NULL."""
+        long = per_user.melt(id_vars=[user_col], var_name="metric", value_name="value")
+        bulk_insert(
+            self.s,
+            RunUserMetricTable.__tablename__,
+            {
+                "run_id": np.full(len(long), run_id),
+                "user_id": long[user_col].astype(str).tolist(),
+                "metric": long["metric"].astype(str).tolist(),
+                "value": long["value"].to_numpy(np.float64),
+            },
+        )
+
+    def write_recommendations(self, run_id: int, recs: pd.DataFrame) -> None:
+        """``recs`` has columns user_id, item_id, score, rank."""
+        bulk_insert(
+            self.s,
+            RecommendationTable.__tablename__,
+            {
+                "run_id": np.full(len(recs), run_id),
+                "user_id": recs["user_id"].astype(str).tolist(),
+                "rank": recs["rank"].to_numpy(np.int64),
+                "item_id": recs["item_id"].astype(str).tolist(),
+                "score": recs["score"].to_numpy(np.float64),
+            },
+        )
+
+    def metrics(self, run_id: int) -> pd.DataFrame:
+        return bulk_select(
+            self.s,
+            "SELECT metric, value, ci_low, ci_high FROM run_metrics WHERE run_id = :key",
+            run_id,
+            ["metric", "value", "ci_low", "ci_high"],
+            dtype={"metric": str},
+        ).set_index("metric")
+
+    def user_metrics(self, run_id: int, user_col: str) -> pd.DataFrame:
+        long = bulk_select(
+            self.s,
+            "SELECT user_id, metric, value FROM run_user_metrics WHERE run_id = :key",
+            run_id,
+            [user_col, "metric", "value"],
+            dtype={user_col: str, "metric": str},
+        )
+        if long.empty:
+            return pd.DataFrame({user_col: []})
+        wide = long.pivot(index=user_col, columns="metric", values="value")
+        return wide.reset_index().rename_axis(columns=None)
+
+    def recommendations(self, run_id: int) -> pd.DataFrame:
+        return bulk_select(
+            self.s,
+            "SELECT user_id, item_id, score, rank FROM recommendations WHERE run_id = :key "
+            "ORDER BY user_id, rank",
+            run_id,
+            ["user_id", "item_id", "score", "rank"],
+            dtype={"user_id": str, "item_id": str},
+        )
+
+    # ---------------------------------------------------------------- workers
+    def beat_worker(self, worker: str, pid: int, host: str) -> None:
+        row = self.s.get(WorkerTable, worker)
+        if row is None:
+            self.s.add(WorkerTable(id=worker, pid=pid, host=host))
+        else:
+            row.heartbeat_at = now()
+
+    def live_workers(self, max_age: timedelta) -> list[str]:
+        cutoff = now() - max_age
+        q = select(WorkerTable.id).where(WorkerTable.heartbeat_at >= cutoff)
+        return list(self.s.scalars(q))
+
+    def remove_worker(self, worker: str) -> None:
+        self.s.execute(delete(WorkerTable).where(WorkerTable.id == worker))

@@ -1,0 +1,112 @@
+"""Top-N tables for export: CSV safe to open in a spreadsheet, Parquet, or a database table."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from db import Store
+from db.runs import RunRepository
+from db.schema import ExportTable
+from recsys_core.columns import Columns
+from recsys_core.errors import InputError
+from recsys_core.jobs.runs import get_run
+
+EXPORT_COLUMNS = [
+    Columns.user,
+    Columns.item,
+    Columns.rank,
+    Columns.score,
+    Columns.model,
+    Columns.run,
+    Columns.created_at,
+]
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_table(
+    store: Store, run_ids: Sequence[int], k: int, users: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Top-``k`` recommendations of each run (optionally for some users), one tidy table."""
+    if k < 1:
+        raise InputError(f"k must be at least 1; got {k}.")
+    if not run_ids:
+        raise InputError("Pick at least one run to export.")
+    frames = []
+    for run_id in run_ids:
+        run = get_run(store, run_id)
+        if run.status != "done":
+            raise InputError(f"Run {run_id} is {run.status}; only finished runs can be exported.")
+        with store.session() as s:
+            recs = RunRepository(s).recommendations(run_id)
+        recs = recs[recs["rank"] <= k]
+        if users is not None:
+            recs = recs[recs["user_id"].isin([str(u) for u in users])]
+        recs = recs.rename(columns={"user_id": Columns.user, "item_id": Columns.item})
+        recs[Columns.model] = run.label
+        recs[Columns.run] = run.id
+        recs[Columns.created_at] = run.finished_at or run.created_at
+        frames.append(recs)
+    out = pd.concat(frames, ignore_index=True)[EXPORT_COLUMNS]
+    return out.sort_values([Columns.run, Columns.user, Columns.rank], ignore_index=True)
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would execute with a quote, as OWASP advises."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            text = out[col].astype(str)
+            risky = text.str.startswith(FORMULA_START)
+            out[col] = np.where(risky, "'" + text, text)
+    return out
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    return neutralise(frame).to_csv(index=False).encode("utf-8")
+
+
+def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def write_file(frame: pd.DataFrame, path: str) -> None:
+    """By extension: .csv (neutralised) or .parquet."""
+    if path.endswith(".csv"):
+        with open(path, "wb") as fh:
+            fh.write(to_csv_bytes(frame))
+    elif path.endswith(".parquet"):
+        frame.to_parquet(path, index=False)
+    else:
+        raise InputError(f"--out must end in .csv or .parquet; got {path!r}.")
+
+
+def write_db_table(store: Store, name: str, frame: pd.DataFrame) -> int:
+    """Store the table under ``name`` in ``exported_recommendations`` (replacing that name)."""
+    from db.bulk import bulk_insert
+
+    name = name.strip()
+    if not name:
+        raise InputError("Give the exported table a name.")
+    with store.session() as s:
+        s.query(ExportTable).filter(ExportTable.export_name == name).delete()
+        return bulk_insert(
+            s,
+            ExportTable.__tablename__,
+            {
+                "export_name": [name] * len(frame),
+                "run_id": frame[Columns.run].to_numpy(np.int64),
+                "user_id": frame[Columns.user].astype(str).tolist(),
+                "rank": frame[Columns.rank].to_numpy(np.int64),
+                "item_id": frame[Columns.item].astype(str).tolist(),
+                "score": frame[Columns.score].to_numpy(np.float64),
+                "model": frame[Columns.model].astype(str).tolist(),
+                "created_at": pd.to_datetime(frame[Columns.created_at], utc=True).tolist(),
+            },
+        )

@@ -1,0 +1,1 @@
+"""Where computation meets persistence: dataset imports and cleaning now, runs later."""

@@ -1,0 +1,97 @@
+"""Read side of runs for Compare, Preview and the CLI: metrics, per-user values, tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from db import Store
+from db.runs import Run, RunRepository
+from recsys_core.columns import Columns
+from recsys_core.errors import InputError
+from recsys_core.evaluation.significance import paired_tests
+from recsys_core.jobs.runs import get_run
+
+
+def list_runs(store: Store, dataset_id: int | None = None) -> list[Run]:
+    with store.session() as s:
+        return RunRepository(s).list(dataset_id)
+
+
+def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
+    """One row per run for the history tables (newest first)."""
+    return pd.DataFrame(
+        [
+            {
+                "run": r.id,
+                "label": r.label,
+                "model": r.model,
+                "status": r.status,
+                "progress": r.progress_done / r.progress_total if r.progress_total else 0.0,
+                "stage": r.progress_message,
+                "NDCG@10": r.summary.get("metrics", {}).get("NDCG@10"),
+                "fit_s": r.timings.get("fit_s"),
+                "created": r.created_at,
+                "error": (r.error or "").splitlines()[0] if r.error else "",
+            }
+            for r in runs
+        ]
+    )
+
+
+def run_metrics(store: Store, run: Run) -> pd.DataFrame:
+    """Metric label -> value, ci_low, ci_high (empty unless the run is done)."""
+    with store.session() as s:
+        return RunRepository(s).metrics(run.id)
+
+
+def compare_metrics(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
+    """Long table: run, label, metric, value, ci_low, ci_high; labels made unique."""
+    frames = []
+    for run in _done_runs(store, run_ids):
+        m = run_metrics(store, run).reset_index()
+        frames.append(m.assign(run=run.id, label=display_label(run)))
+    if not frames:
+        return pd.DataFrame(columns=["run", "label", "metric", "value", "ci_low", "ci_high"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def display_label(run: Run) -> str:
+    return f"{run.label} (#{run.id})"
+
+
+def per_user_values(store: Store, run_ids: Sequence[int], metric: str) -> dict[str, pd.Series]:
+    """Per-user values of one metric for each run, indexed by user id (NaN users dropped)."""
+    out = {}
+    for run in _done_runs(store, run_ids):
+        with store.session() as s:
+            wide = RunRepository(s).user_metrics(run.id, Columns.user)
+        if metric in wide.columns:
+            out[display_label(run)] = wide.set_index(Columns.user)[metric].dropna()
+    return out
+
+
+def significance(store: Store, run_ids: Sequence[int], metric: str) -> pd.DataFrame:
+    """Paired tests on the users every run evaluated (Holm-corrected, with effect sizes)."""
+    values = per_user_values(store, run_ids, metric)
+    if len(values) < 2:
+        raise InputError("Pick at least two finished runs to test differences.")
+    return paired_tests(values)
+
+
+def run_segments(store: Store, run: Run) -> pd.DataFrame:
+    """The segment rows the run computed when it finished."""
+    return pd.DataFrame(run.summary.get("segments", []))
+
+
+def compare_segments(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
+    frames = [
+        run_segments(store, r).assign(label=display_label(r)) for r in _done_runs(store, run_ids)
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _done_runs(store: Store, run_ids: Sequence[int]) -> list[Run]:
+    runs = [get_run(store, rid) for rid in run_ids]
+    return [r for r in runs if r.status == "done"]

@@ -1,0 +1,71 @@
+"""Segment views computed once at the end of a run and kept in its summary."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys_core.evaluation.segments import (
+    metrics_by_segment,
+    recall_by_item_segment,
+    segment_items,
+    segment_users,
+)
+from recsys_core.evaluation.splits import Split
+
+SEGMENT_K = 10
+
+
+def segment_report(
+    parts: Split, per_user: pd.DataFrame, top_items: np.ndarray, users: np.ndarray, spec: Any
+) -> list[dict[str, Any]]:
+    """Rows of (view, segment, metric, n_users, mean, ci_low, ci_high) for the Compare page.
+
+    Views: user activity buckets and cold vs warm users (every per-user metric), item
+    popularity head/mid/tail and item category (Recall@10 restricted to that segment's items).
+    """
+    k = min(SEGMENT_K, top_items.shape[1])
+    frames = []
+    for view, kind in (("user activity", "activity"), ("cold vs warm users", "cold")):
+        seg = metrics_by_segment(per_user, segment_users(parts.train, kind), random_state=spec.seed)
+        frames.append(seg.assign(view=view))
+    item_views = [("item popularity", segment_items(parts.train, "popularity"))]
+    column = category_column(parts.train.item_features)
+    if column is not None:
+        item_views.append((f"item {column}", _category_segments(parts, column)))
+    for view, segments in item_views:
+        seg = recall_by_item_segment(
+            top_items, users, parts, segments, k, relevance_threshold=spec.relevance_threshold
+        )
+        frames.append(seg.assign(view=view, metric=f"Recall@{k}"))
+    out = pd.concat(frames, ignore_index=True)
+    out["segment"] = out["segment"].astype(str)
+    cols = ["view", "segment", "metric", "n_users", "mean", "ci_low", "ci_high"]
+    return out[cols].replace({np.nan: None}).to_dict(orient="records")
+
+
+def category_column(features: pd.DataFrame | None) -> str | None:
+    """The item attribute best used as a category: multi-valued lists first (genres, tags),
+    else a text column with few distinct values."""
+    if features is None:
+        return None
+    for col in features.columns:
+        sample = features[col].dropna().head(50)
+        if len(sample) and sample.map(lambda v: isinstance(v, list)).all():
+            return str(col)
+    for col in features.columns:
+        values = features[col].dropna()
+        if values.map(lambda v: isinstance(v, str)).all() and 1 < values.nunique() <= 50:
+            return str(col)
+    return None
+
+
+def _category_segments(parts: Split, column: str) -> pd.Series:
+    feats = parts.train.item_features
+    assert feats is not None
+    joined = feats[column].map(lambda v: "|".join(v) if isinstance(v, list) else v)
+    patched = replace(parts.train, item_features=feats.assign(**{column: joined}))
+    return segment_items(patched, "category", column=column)

@@ -1,0 +1,130 @@
+"""Runs through the store: synchronous train, the queue and worker, failures, artifacts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from db import Store
+from db.runs import RunRepository
+from recsys_core.data.samples import synthetic
+from recsys_core.errors import InputError
+from recsys_core.jobs import runs as jobs
+from recsys_core.jobs.analysis import compare_metrics, significance
+from recsys_core.jobs.datasets import import_dataset
+from recsys_core.jobs.worker import run_worker
+
+
+@pytest.fixture
+def synth_store(store: Store) -> Store:
+    import_dataset(store, "syn", synthetic(300, 150, 9000, seed=5))
+    return store
+
+
+def spec(model: str = "most_popular", **kw) -> jobs.RunSpec:
+    return jobs.parse_spec({"dataset": "syn", "model": model, "ks": [5, 10], **kw})
+
+
+def _count(store: Store, table: str, run_id: int) -> int:
+    with store.engine.connect() as conn:
+        q = text(f"SELECT count(*) FROM {table} WHERE run_id = :r")
+        return conn.execute(q, {"r": run_id}).scalar_one()
+
+
+def test_train_stores_metrics_per_user_values_and_top_n(synth_store: Store) -> None:
+    run = jobs.train(synth_store, spec("item_knn", n_recommendations=7))
+    assert run.status == "done", run.error
+    metrics = run.summary["metrics"]
+    assert 0 < metrics["NDCG@10"] <= 1 and 0 < metrics["Recall@5"] <= metrics["Recall@10"]
+    with synth_store.session() as s:
+        repo = RunRepository(s)
+        stored = repo.metrics(run.id)
+        recs = repo.recommendations(run.id)
+        per_user = repo.user_metrics(run.id, "user_id")
+    low, high = stored.loc["NDCG@10", ["ci_low", "ci_high"]]
+    assert low <= stored.loc["NDCG@10", "value"] <= high
+    assert recs.groupby("user_id")["rank"].max().max() == 7
+    assert per_user["NDCG@10"].mean() == pytest.approx(metrics["NDCG@10"], abs=1e-6)
+    assert {v["view"] for v in run.summary["segments"]} >= {"user activity", "item popularity"}
+    assert jobs.load_model(run).recommend(recs["user_id"].iloc[:1], 3).shape[0] == 3
+
+
+def test_same_spec_and_seed_give_the_same_numbers(synth_store: Store) -> None:
+    a = jobs.train(synth_store, spec("ease", seed=3))
+    b = jobs.train(synth_store, spec("ease", seed=3))
+    assert a.summary["metrics"] == b.summary["metrics"]
+    table = compare_metrics(synth_store, [a.id, b.id])
+    assert set(table["label"]) == {f"ease (#{a.id})", f"ease (#{b.id})"}
+
+
+def test_bad_specs_are_refused_before_anything_is_stored(synth_store: Store) -> None:
+    for bad, match in [
+        ({"model": "nope"}, "Unknown model"),
+        ({"model": "ease", "params": {"reg": -1}}, "reg"),
+        ({"model": "ease", "params": {"colour": 1}}, "unknown parameter"),
+        ({"model": "ease", "ks": [0]}, "k"),
+    ]:
+        with pytest.raises(InputError, match=match):
+            jobs.parse_spec({"dataset": "syn", **bad})
+    with pytest.raises(InputError, match="No dataset"):
+        jobs.submit(synth_store, jobs.RunSpec(dataset="other", model="ease"))
+    with synth_store.session() as s:
+        assert RunRepository(s).list() == []
+
+
+def test_a_crashing_run_is_failed_with_its_error_and_no_results(synth_store: Store) -> None:
+    # a temporal split needs timestamps the synthetic set has; a cut-off after every event
+    # leaves no test data, which the split reports as an InputError inside the job
+    run = jobs.train(
+        synth_store,
+        spec(split={"kind": "temporal", "cutoff": "2100-01-01T00:00:00"}),
+    )
+    assert run.status == "failed" and run.error
+    for table in ("run_metrics", "run_user_metrics", "recommendations"):
+        assert _count(synth_store, table, run.id) == 0
+
+
+def test_worker_takes_queued_runs_and_cancel_before_start(synth_store: Store) -> None:
+    first = jobs.submit(synth_store, spec("most_popular"))
+    second = jobs.submit(synth_store, spec("random"))
+    with synth_store.session() as s:
+        RunRepository(s).request_cancel(second.id)
+    assert run_worker(synth_store, once=True) == 1
+    assert jobs.get_run(synth_store, first.id).status == "done"
+    assert jobs.get_run(synth_store, second.id).status == "cancelled"
+    tests = significance(
+        synth_store, [first.id, jobs.train(synth_store, spec("ease")).id], "NDCG@10"
+    )
+    assert len(tests) == 1 and 0 <= tests.iloc[0]["wilcoxon_p_holm"] <= 1
+
+
+def test_a_run_whose_worker_died_is_marked_failed(synth_store: Store) -> None:
+    run = jobs.submit(synth_store, spec())
+    with synth_store.session() as s:
+        repo = RunRepository(s)
+        repo.claim_next("ghost-worker")
+        repo.write_recommendations(run.id, _fake_recs())  # half-written output
+    with synth_store.session() as s:
+        s.execute(text("UPDATE runs SET heartbeat_at = :t"), {"t": "2000-01-01 00:00:00"})
+    with synth_store.session() as s:
+        assert RunRepository(s).reap_stale(timedelta(seconds=60)) == [run.id]
+    dead = jobs.get_run(synth_store, run.id)
+    assert dead.status == "failed" and "worker stopped" in (dead.error or "")
+    assert _count(synth_store, "recommendations", run.id) == 0
+
+
+def test_tampered_model_file_is_not_loaded(synth_store: Store) -> None:
+    run = jobs.train(synth_store, spec())
+    with open(run.artifact_path, "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(InputError, match="checksum"):
+        jobs.load_model(run)
+
+
+def _fake_recs():
+    import pandas as pd
+
+    return pd.DataFrame({"user_id": ["1"], "item_id": ["2"], "score": [0.5], "rank": [1]})
