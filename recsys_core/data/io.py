@@ -1,0 +1,251 @@
+"""Read analysts' behaviour and metadata files (CSV/TSV/Parquet) into all-string tables."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from recsys_core.columns import Columns
+from recsys_core.data import _io_sniff as _sniff
+from recsys_core.data import _io_text
+from recsys_core.errors import InputError
+
+_MB: Final = 1024 * 1024
+
+
+def _env_limit() -> int:
+    raw = os.environ.get("RECSYS_MAX_UPLOAD_MB", "200")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:  # importing must not fail, but a typo in the setting must not pass silently
+        message = f"RECSYS_MAX_UPLOAD_MB={raw!r} is not a positive whole number; using 200."
+        warnings.warn(message, stacklevel=2)
+        return 200
+    return value
+
+
+#: Largest accepted file in MB; set RECSYS_MAX_UPLOAD_MB to change it (read once at import).
+MAX_UPLOAD_MB: int = _env_limit()
+
+_PRESET_NAMES: Final = (Columns.user, Columns.item, Columns.rating, Columns.timestamp)
+_ML_CSV_HEADER: Final = ["userId", "movieId", "rating", "timestamp"]
+_ML_UDATA = re.compile(r"\d+\t\d+\t\d+(\.\d+)?\t\d+")
+_ML_DAT = re.compile(r"\d+::\d+::\d+(\.\d+)?::\d+")
+_ENCODING_LABELS: Final = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-16": "UTF-16",
+    "cp1252": "Windows-1252",
+    "latin-1": "Latin-1",
+}
+_PRESET_LABELS: Final = {
+    "movielens-udata": "MovieLens u.data",
+    "movielens-dat": "MovieLens ratings.dat",
+    "movielens-csv": "MovieLens ratings.csv",
+}
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How a file is laid out; :func:`sniff` detects it and the import page shows it."""
+
+    kind: Literal["csv", "parquet"]
+    delimiter: str | None
+    header: bool
+    encoding: str
+    preset: str | None = None
+
+    def describe(self) -> str:
+        """One line for the analyst, e.g. "CSV, delimiter ',', header row, UTF-8"."""
+        if self.kind == "parquet":
+            return "Parquet"
+        delim = self.delimiter or ","
+        parts = [
+            "TSV" if delim == "\t" else "CSV",
+            f"delimiter {_sniff.delimiter_label(delim)}",
+            "header row" if self.header else "no header row",
+            _ENCODING_LABELS.get(self.encoding, self.encoding),
+        ]
+        text = ", ".join(parts)
+        return f"{text} ({_PRESET_LABELS[self.preset]})" if self.preset in _PRESET_LABELS else text
+
+
+@dataclass(frozen=True, eq=False)
+class RawTable:
+    """A file's cells as strings, with what is needed to name file lines in messages.
+
+    Attributes:
+        frame: every column as strings (missing cells as NA), original column names.
+        fmt: the detected or given layout.
+        source: file name used in messages.
+        first_line: file line number of frame row 0.
+        line_numbers: file line of every row when rows are not on consecutive lines
+            (blank lines, values spanning lines); None when they are.
+    """
+
+    frame: pd.DataFrame
+    fmt: FileFormat
+    source: str
+    first_line: int
+    line_numbers: np.ndarray | None = field(default=None, repr=False)
+
+    def line(self, row_positions: np.ndarray) -> np.ndarray:
+        """File line numbers (1-based; Parquet: row numbers) of the given frame rows."""
+        pos = np.asarray(row_positions, dtype=np.int64)
+        if self.line_numbers is not None:
+            return self.line_numbers[pos]
+        return pos + self.first_line
+
+
+# ---------------------------------------------------------------------------------- sniffing
+def sniff(data: bytes, name: str) -> FileFormat:
+    """Detect kind, encoding, delimiter, header row and MovieLens presets from the bytes.
+
+    Raises:
+        InputError: empty, binary, spreadsheet or mixed-delimiter files.
+    """
+    if not data or data.isspace():
+        raise InputError(f"{name} is empty. Upload a file with a header row and data rows.")
+    _sniff.check_magic(data, name)
+    if data.startswith(b"PAR1"):
+        return FileFormat("parquet", None, True, "utf-8")
+    encoding = _sniff.detect_encoding(data, name)
+    records = _sniff.sample_records(_sniff.sample_text(data, encoding))
+    if not records:
+        raise InputError(f"{name} has no text lines. Upload a CSV, TSV or Parquet file.")
+    lines = [text for _, text in records]
+    if all(_ML_DAT.fullmatch(x) for x in lines):
+        return FileFormat("csv", "::", False, encoding, "movielens-dat")
+    if all(_ML_UDATA.fullmatch(x) for x in lines):
+        return FileFormat("csv", "\t", False, encoding, "movielens-udata")
+    delimiter = _sniff.pick_delimiter(records, name)
+    rows = [_sniff.split(x, delimiter) for x in lines]
+    header = _sniff.has_header(rows)
+    preset = "movielens-csv" if header and rows[0] == _ML_CSV_HEADER else None
+    return FileFormat("csv", delimiter, header, encoding, preset)
+
+
+# ---------------------------------------------------------------------------------- reading
+def read_table(
+    data: bytes | str | Path,
+    name: str | None = None,
+    *,
+    fmt: FileFormat | None = None,
+    max_bytes: int | None = None,
+) -> RawTable:
+    """Read a behaviour or metadata file into a :class:`RawTable` of strings.
+
+    Args:
+        data: the file's bytes (an upload) or a path (``str`` is a path).
+        name: file name for messages; defaults to the path's name or "upload".
+        fmt: a layout to use instead of sniffing it.
+        max_bytes: size limit; defaults to ``MAX_UPLOAD_MB``.
+
+    Raises:
+        InputError: naming the file, for every way the file cannot be read as a table.
+    """
+    limit = max_bytes if max_bytes is not None else MAX_UPLOAD_MB * _MB
+    if isinstance(data, str | Path):
+        raw, source = _load_path(Path(data), name, limit)
+    else:
+        raw, source = bytes(data), name or "upload"
+        _check_size(len(raw), limit, source)
+    fmt = fmt or sniff(raw, source)
+    if fmt.kind == "parquet":
+        return _read_parquet(raw, source, fmt)
+    names = _column_names(raw, source, fmt)
+    frame, first_line, lines = _io_text.read_text(raw, source, fmt, names)
+    return RawTable(frame, fmt, source, first_line, lines)
+
+
+def _load_path(path: Path, name: str | None, limit: int) -> tuple[bytes, str]:
+    source = name or path.name
+    if not path.is_file():
+        raise InputError(f"{path}: no such file. Check the path and try again.")
+    _check_size(path.stat().st_size, limit, source)
+    return path.read_bytes(), source
+
+
+def _check_size(size: int, limit: int, source: str) -> None:
+    if size > limit:
+        raise InputError(
+            f"{source} is {_size(size)}, over the upload limit of {_size(limit)}. "
+            "Upload a smaller file, or raise the limit with the environment variable "
+            "RECSYS_MAX_UPLOAD_MB (in the app also streamlit's server.maxUploadSize in "
+            ".streamlit/config.toml)."
+        )
+
+
+def _size(n: int) -> str:
+    return f"{n / _MB:.1f} MB" if n >= _MB // 10 else f"{n:,} bytes"
+
+
+def _read_parquet(raw: bytes, source: str, fmt: FileFormat) -> RawTable:
+    try:
+        table = pq.read_table(pa.BufferReader(raw))
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(
+            f"{source} is not a readable Parquet file ({exc}). Export it again, or save it as CSV."
+        ) from exc
+    names = check_column_names([str(c) for c in table.column_names], source)
+    if table.num_rows == 0:
+        raise InputError(f"{source} has columns but no rows. Upload a file with data rows.")
+    columns = [_parquet_strings(table.column(i), n, source) for i, n in enumerate(names)]
+    frame = pa.table(columns, names=names).to_pandas()
+    return RawTable(frame, fmt, source, 1)
+
+
+def _parquet_strings(col: pa.ChunkedArray, name: str, source: str) -> pa.ChunkedArray:
+    import pyarrow.compute as pc
+
+    kind = col.type
+    if pa.types.is_dictionary(kind):
+        return _parquet_strings(col.cast(kind.value_type), name, source)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        # list cells (e.g. genres) become "A|B", the multi-valued form the item mapping splits
+        return pc.binary_join(col.cast(pa.list_(pa.string())), "|")
+    try:
+        return col.cast(pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
+        raise InputError(
+            f"{source}: column {name!r} holds {kind} values that cannot be read as text. "
+            "Flatten it into plain columns (numbers, text, dates) and export again."
+        ) from exc
+
+
+def _column_names(raw: bytes, source: str, fmt: FileFormat) -> list[str]:
+    """Header names, the MovieLens preset names, or ``column_N`` for headerless files."""
+    records = _sniff.sample_records(_sniff.sample_text(raw, fmt.encoding))
+    if not records:
+        raise InputError(f"{source} is empty. Upload a file with a header row and data rows.")
+    first = _sniff.split(records[0][1], fmt.delimiter or ",")
+    if fmt.header:
+        return check_column_names(first, source)
+    if fmt.preset in ("movielens-udata", "movielens-dat") and len(first) == len(_PRESET_NAMES):
+        return list(_PRESET_NAMES)
+    return [f"column_{j + 1}" for j in range(len(first))]
+
+
+def check_column_names(names: list[str], source: str) -> list[str]:
+    """Strip names, name empty ones ``column_N`` and refuse duplicates (they break mapping)."""
+    out = [n.strip() or f"column_{j + 1}" for j, n in enumerate(names)]
+    dupes = [n for n, c in Counter(out).items() if c > 1]
+    if dupes:
+        where = [j + 1 for j, n in enumerate(out) if n == dupes[0]]
+        raise InputError(
+            f"{source}: the column name {dupes[0]!r} appears more than once in the header "
+            f"(columns {', '.join(map(str, where))}). Rename the columns so every name is unique."
+        )
+    return out

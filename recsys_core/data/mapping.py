@@ -1,0 +1,355 @@
+"""Which file column plays which role: pydantic mappings, and their inference from the data."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Final, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from recsys_core.columns import Columns
+from recsys_core.errors import InputError
+
+#: Behaviour-file roles, in the order inference claims columns.
+ROLES: Final = ("user", "item", "rating", "timestamp", "event")
+
+# Normalised names (lower case, letters and digits only) per role, most specific first.
+# fmt: off
+_EXACT: Final[dict[str, tuple[str, ...]]] = {
+    "user": ("userid", "user", "uid", "customerid", "customer", "clientid", "client", "visitorid",
+             "visitor", "memberid", "member", "accountid", "account", "reviewerid", "reviewer",
+             "readerid", "viewerid", "buyerid", "shopperid", "subscriberid", "playerid",
+             "studentid", "personid"),
+    "item": ("itemid", "item", "movieid", "movie", "productid", "product", "sku", "skuid", "iid",
+             "articleid", "article", "bookid", "book", "isbn", "asin", "trackid", "track",
+             "songid", "song", "contentid", "content", "videoid", "video", "postid", "courseid",
+             "offerid", "listingid", "recipeid", "businessid", "restaurantid", "hotelid", "jobid",
+             "gameid", "animeid", "showid", "documentid", "docid", "newsid", "itemcode"),
+    "rating": ("rating", "ratings", "score", "stars", "star", "value", "rate", "grade",
+               "ratingvalue", "userrating", "preference"),
+    "timestamp": ("timestamp", "time", "date", "ts", "datetime", "eventtime", "createdat",
+                  "created", "unixtime", "epoch", "dt", "eventdate", "ratingtime", "occurredat",
+                  "viewedat", "purchasedat", "orderdate", "when"),
+    "event": ("event", "eventtype", "action", "actiontype", "type", "interaction",
+              "interactiontype", "behavior", "behaviour", "behaviortype", "activity", "eventname"),
+}
+# fmt: on
+_STEMS: Final[dict[str, tuple[str, ...]]] = {
+    "user": ("user", "customer", "client", "visitor", "member"),
+    "item": ("item", "product", "movie", "sku", "article", "book", "track", "song", "video"),
+    "rating": ("rating", "score", "star"),
+    "timestamp": ("timestamp", "time", "date"),
+    "event": ("event", "action"),
+}
+# Strength columns of implicit feedback: mapped to the rating role with feedback "implicit".
+_IMPLICIT_STRENGTH: Final = ("playcount", "plays", "count", "clicks", "quantity", "qty", "weight")
+_CODE_NAME = re.compile(r"(zip|postal|postcode|code|id)$")
+_NUMBER = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
+_INFER_ROWS: Final = 10_000
+
+
+class ColumnMapping(BaseModel):
+    """Roles of the behaviour file's columns; checked against the file by :func:`check_mapping`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: str = Field(description="Column holding the user id.")
+    item: str = Field(description="Column holding the item id.")
+    rating: str | None = Field(
+        None, description="Column with the rating (explicit) or the strength, e.g. play count."
+    )
+    timestamp: str | None = Field(
+        None, description="Column with the time: Unix seconds or milliseconds, or ISO-8601."
+    )
+    event: str | None = Field(None, description="Column with the event type (view, cart, buy).")
+    event_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Weight per event type for implicit feedback; unlisted types weigh 1.0.",
+    )
+    feedback: Literal["explicit", "implicit"] | None = Field(
+        None, description="Feedback kind; None infers explicit when a rating column is mapped."
+    )
+    rating_range: tuple[float, float] | None = Field(
+        default=None, description="Lowest and highest valid rating; values outside are errors."
+    )
+
+    @field_validator("rating_range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and value[0] > value[1]:
+            raise ValueError(f"rating_range {value} has its lowest value above its highest")
+        return value
+
+    def roles(self) -> dict[str, str]:
+        """Mapped roles and their columns, e.g. {"user": "userId", "item": "movieId"}."""
+        return {r: c for r in ROLES if (c := getattr(self, r))}
+
+    def resolved_feedback(self) -> Literal["explicit", "implicit"]:
+        """The feedback kind, inferred as explicit exactly when a rating column is mapped."""
+        if self.feedback is not None:
+            return self.feedback
+        return "explicit" if self.rating else "implicit"
+
+
+class ItemMapping(BaseModel):
+    """Roles of the item metadata file's columns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="Column holding the item id (as in the behaviour file).")
+    text: list[str] = Field(default_factory=list, description="Free-text columns (title, plot).")
+    categorical: list[str] = Field(
+        default_factory=list, description="Columns with a few repeated values (brand, language)."
+    )
+    multi_valued: list[str] = Field(
+        default_factory=list, description="Columns listing several values per cell (genres A|B)."
+    )
+    separator: str = Field("|", min_length=1, description="Separator of multi-valued cells.")
+    numeric: list[str] = Field(default_factory=list, description="Number columns (price, year).")
+
+    def attributes(self) -> dict[str, list[str]]:
+        """Attribute columns by kind."""
+        return {
+            "text": self.text,
+            "categorical": self.categorical,
+            "multi_valued": self.multi_valued,
+            "numeric": self.numeric,
+        }
+
+
+class UserMapping(BaseModel):
+    """Roles of the user attribute file's columns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="Column holding the user id (as in the behaviour file).")
+    categorical: list[str] = Field(
+        default_factory=list, description="Columns with a few repeated values (country, plan)."
+    )
+    numeric: list[str] = Field(default_factory=list, description="Number columns (age, tenure).")
+    text: list[str] = Field(default_factory=list, description="Free-text columns (bio).")
+
+    def attributes(self) -> dict[str, list[str]]:
+        """Attribute columns by kind."""
+        return {"text": self.text, "categorical": self.categorical, "numeric": self.numeric}
+
+
+# ---------------------------------------------------------------------------------- inference
+def _norm(name: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def _find(columns: list[str], role: str, taken: set[str]) -> str | None:
+    """First free column named like ``role``: exact names first, then names containing a stem."""
+    free = [c for c in columns if c not in taken]
+    names = {_norm(c): c for c in reversed(free)}
+    for candidate in (*_EXACT[role], _norm(getattr(Columns, role))):
+        if candidate in names:
+            return names[candidate]
+    return next((c for s in _STEMS[role] for c in free if s in _norm(c)), None)
+
+
+def infer_mapping(frame: pd.DataFrame) -> ColumnMapping:
+    """Guess the roles of a behaviour file's columns from their names.
+
+    A strength column named like a count (plays, clicks, quantity) becomes the rating role
+    with implicit feedback, since such numbers are not ratings.
+
+    Raises:
+        InputError: no user or no item column could be recognised.
+    """
+    columns = [str(c) for c in frame.columns]
+    taken: set[str] = set()
+    found: dict[str, str | None] = {}
+    for role in ROLES:
+        found[role] = _find(columns, role, taken)
+        if found[role]:
+            taken.add(str(found[role]))
+    feedback: Literal["implicit"] | None = None
+    if found["rating"] is None:
+        strength = next(
+            (c for c in columns if c not in taken and _norm(c) in _IMPLICIT_STRENGTH), None
+        )
+        found["rating"], feedback = strength, "implicit" if strength else None
+    missing = [role for role in ("user", "item") if not found[role]]
+    if missing:
+        flags = " ".join(f"--map {r}=COLUMN" for r in missing)
+        raise InputError(
+            f"Could not tell which column holds the {' and the '.join(missing)} id; the file's "
+            f"columns are {columns}. Pick the columns on the import page, or pass {flags} "
+            "on the command line."
+        )
+    return ColumnMapping(
+        user=str(found["user"]),
+        item=str(found["item"]),
+        rating=found["rating"],
+        timestamp=found["timestamp"],
+        event=found["event"],
+        feedback=feedback,
+    )
+
+
+def infer_item_mapping(frame: pd.DataFrame, separator: str = "|") -> ItemMapping:
+    """Guess an item table's id column and the kind of every other column from its values.
+
+    Cells holding ``separator`` make a multi-valued column (MovieLens genres "A|B"); number
+    columns are numeric; long or mostly unique wordy values are text; few distinct values are
+    categorical. Only the first 10,000 rows are looked at.
+    """
+    id_col = _id_column(frame, "item")
+    kinds = _classify_columns(frame, id_col, separator)
+    return ItemMapping(id=id_col, separator=separator, **kinds)
+
+
+def infer_user_mapping(frame: pd.DataFrame) -> UserMapping:
+    """Guess a user table's id column and the kind of every other column from its values."""
+    id_col = _id_column(frame, "user")
+    kinds = _classify_columns(frame, id_col, None)
+    return UserMapping(
+        id=id_col, text=kinds["text"], categorical=kinds["categorical"], numeric=kinds["numeric"]
+    )
+
+
+def _id_column(frame: pd.DataFrame, role: str) -> str:
+    columns = [str(c) for c in frame.columns]
+    if not columns:
+        raise InputError(f"The {role} table has no columns; upload a file with a header row.")
+    names = {_norm(c): c for c in reversed(columns)}
+    found = next((names[n] for n in ("id", *_EXACT[role]) if n in names), None)
+    return found or _find(columns, role, set()) or columns[0]
+
+
+def _classify_columns(
+    frame: pd.DataFrame, id_col: str, separator: str | None
+) -> dict[str, list[str]]:
+    kinds: dict[str, list[str]] = {"text": [], "categorical": [], "multi_valued": [], "numeric": []}
+    sample = frame.head(_INFER_ROWS)
+    for col in sample.columns:
+        if str(col) != id_col:
+            kind = _classify(sample[col], str(col), separator)
+            if kind:
+                kinds[kind].append(str(col))
+    return kinds
+
+
+def _classify(column: pd.Series, name: str, separator: str | None) -> str | None:
+    values = column.dropna().astype(str).str.strip()
+    values = values[values != ""]
+    if values.empty:
+        return None
+    if values.str.fullmatch(_NUMBER).mean() >= 0.95:
+        return "categorical" if _CODE_NAME.search(_norm(name)) else "numeric"
+    if separator and values.str.contains(separator, regex=False).mean() >= 0.05:
+        return "multi_valued"
+    unique_share = values.nunique() / len(values)
+    wordy = values.str.count(" ").mean() >= 1
+    if values.str.len().mean() >= 25 or (unique_share > 0.5 and wordy):
+        return "text"
+    if unique_share <= 0.5 or values.nunique() <= 50:
+        return "categorical"
+    return "text"
+
+
+# ---------------------------------------------------------------------------------- overrides
+def apply_overrides(
+    mapping: ColumnMapping, overrides: Mapping[str, str], *, columns: Iterable[str] | None = None
+) -> ColumnMapping:
+    """Apply ``--map ROLE=COLUMN`` pairs; an empty COLUMN unmaps an optional role.
+
+    A column taken from another optional role leaves that role unmapped, as the analyst meant.
+
+    Args:
+        mapping: the inferred mapping.
+        overrides: role -> column name.
+        columns: the file's columns; when given, unknown columns are refused here already.
+
+    Raises:
+        InputError: unknown role or column, listing the valid ones.
+    """
+    known = None if columns is None else [str(c) for c in columns]
+    update: dict[str, str | None] = {}
+    for role, column in overrides.items():
+        key = _role_key(role)
+        value = column.strip() or None
+        if value is None and key in ("user", "item"):
+            raise InputError(f"--map {role}= needs a column: the {key} id cannot be unmapped.")
+        if value is not None and known is not None and value not in known:
+            raise InputError(
+                f"--map {role}={column}: there is no column {value!r}; the columns are {known}."
+            )
+        update[key] = value
+    data = mapping.model_dump()
+    for role in ROLES:
+        if role not in update and data[role] in update.values() and role not in ("user", "item"):
+            data[role] = None
+    data.update(update)
+    try:
+        return ColumnMapping.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"The column mapping is not valid: {exc}") from exc
+
+
+def _role_key(role: str) -> str:
+    key = role.strip().lower()
+    aliases = {getattr(Columns, r): r for r in ROLES}
+    key = aliases.get(key, key)
+    if key not in ROLES:
+        raise InputError(f"Unknown role {role!r} in --map; the roles are {', '.join(ROLES)}.")
+    return key
+
+
+def check_mapping(mapping: ColumnMapping, columns: Iterable[str], source: str) -> None:
+    """Refuse mappings that name missing columns, reuse a column, or lack a needed role."""
+    known = [str(c) for c in columns]
+    for role in ("user", "item"):
+        if not getattr(mapping, role):
+            raise InputError(
+                f"{source}: no {role} column is mapped; pick the column holding the {role} id "
+                f"(columns: {known})."
+            )
+    roles = mapping.roles()
+    for role, column in roles.items():
+        if column not in known:
+            raise InputError(
+                f"{source}: the {role} column {column!r} is not in the file; "
+                f"the columns are {known}."
+            )
+    seen: dict[str, str] = {}
+    for role, column in roles.items():
+        if column in seen:
+            raise InputError(
+                f"{source}: the column {column!r} is mapped as both {seen[column]} and {role}; "
+                "give each role its own column."
+            )
+        seen[column] = role
+    if mapping.feedback == "explicit" and not mapping.rating:
+        raise InputError(
+            f"{source}: explicit feedback needs a rating column; map one "
+            "(--map rating=COLUMN) or choose implicit feedback."
+        )
+
+
+def check_side_mapping(
+    mapping: ItemMapping | UserMapping, columns: Iterable[str], source: str
+) -> None:
+    """Refuse item/user mappings naming missing columns or giving a column two kinds."""
+    known = [str(c) for c in columns]
+    named = [("id", mapping.id)] + [
+        (k, c) for k, cols in mapping.attributes().items() for c in cols
+    ]
+    for kind, column in named:
+        if column not in known:
+            raise InputError(
+                f"{source}: the {kind} column {column!r} is not in the file; "
+                f"the columns are {known}."
+            )
+    seen: dict[str, str] = {}
+    for kind, column in named:
+        if column in seen:
+            raise InputError(
+                f"{source}: the column {column!r} is mapped as both {seen[column]} and {kind}; "
+                "choose one."
+            )
+        seen[column] = kind
