@@ -74,7 +74,7 @@ class RunRepository:
         row = self.s.get(RunTable, run_id)
         return None if row is None else _run(row)
 
-    def list(self, dataset_id: int | None = None, status: str | None = None) -> list[Run]:
+    def all(self, dataset_id: int | None = None, status: str | None = None) -> list[Run]:
         q = select(RunTable).order_by(RunTable.id.desc())
         if dataset_id is not None:
             q = q.where(RunTable.dataset_id == dataset_id)

@@ -16,7 +16,7 @@ from recsys_core.jobs.runs import get_run
 
 def list_runs(store: Store, dataset_id: int | None = None) -> list[Run]:
     with store.session() as s:
-        return RunRepository(s).list(dataset_id)
+        return RunRepository(s).all(dataset_id)
 
 
 def runs_table(runs: Sequence[Run]) -> pd.DataFrame:

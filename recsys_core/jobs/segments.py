@@ -29,8 +29,12 @@ def segment_report(
     """
     k = min(SEGMENT_K, top_items.shape[1])
     frames = []
-    for view, kind in (("user activity", "activity"), ("cold vs warm users", "cold")):
-        seg = metrics_by_segment(per_user, segment_users(parts.train, kind), random_state=spec.seed)
+    user_views = {
+        "user activity": segment_users(parts.train, "activity"),
+        "cold vs warm users": segment_users(parts.train, "cold"),
+    }
+    for view, labels in user_views.items():
+        seg = metrics_by_segment(per_user, labels, random_state=spec.seed)
         frames.append(seg.assign(view=view))
     item_views = [("item popularity", segment_items(parts.train, "popularity"))]
     column = category_column(parts.train.item_features)
@@ -44,7 +48,8 @@ def segment_report(
     out = pd.concat(frames, ignore_index=True)
     out["segment"] = out["segment"].astype(str)
     cols = ["view", "segment", "metric", "n_users", "mean", "ci_low", "ci_high"]
-    return out[cols].replace({np.nan: None}).to_dict(orient="records")
+    records = out[cols].replace({np.nan: None}).to_dict(orient="records")
+    return [{str(k): v for k, v in r.items()} for r in records]
 
 
 def category_column(features: pd.DataFrame | None) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import numpy as np
 import pytest
 from sqlalchemy import text
 
@@ -72,7 +71,7 @@ def test_bad_specs_are_refused_before_anything_is_stored(synth_store: Store) -> 
     with pytest.raises(InputError, match="No dataset"):
         jobs.submit(synth_store, jobs.RunSpec(dataset="other", model="ease"))
     with synth_store.session() as s:
-        assert RunRepository(s).list() == []
+        assert RunRepository(s).all() == []
 
 
 def test_a_crashing_run_is_failed_with_its_error_and_no_results(synth_store: Store) -> None:

@@ -1,0 +1,35 @@
+# The README's commands. Each creates .venv and installs the project on first use
+# (and again whenever pyproject.toml changes), so a fresh clone needs only Python 3.11+.
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTHON ?= python3
+
+.PHONY: run test lint format bench clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)  ## start the app (SQLite in ~/.recsys-workbench unless RECSYS_DATABASE_URL is set)
+	$(BIN)/streamlit run app.py
+
+test: $(STAMP)  ## the whole suite; set RECSYS_TEST_POSTGRES_URL to include PostgreSQL
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)  ## benchmarks; they rewrite their tables in BENCHMARKS.md
+	$(BIN)/python -m bench.run_all
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,12 @@
+"""Run every benchmark with its default sizes (make bench)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+SCRIPTS = ["bench.bench_import"]
+
+if __name__ == "__main__":
+    for script in SCRIPTS:
+        subprocess.run([sys.executable, "-m", script], check=True)

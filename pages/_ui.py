@@ -1,0 +1,137 @@
+"""Widgets shared by the pages: the cached store, dataset pickers, forms from pydantic models."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import streamlit as st
+from pydantic import BaseModel, ValidationError
+
+from db import Store
+from db.repositories import Dataset, DatasetVersion
+from recsys_core.data.interactions import Interactions
+from recsys_core.jobs import datasets as jobs
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@st.cache_resource(show_spinner=False)
+def get_store() -> Store:
+    """One store (engine, migrations applied) per app process, from RECSYS_DATABASE_URL."""
+    return Store()
+
+
+def sidebar_status() -> None:
+    store = get_store()
+    st.sidebar.caption(f"Store: {store.backend} — `{store.url}`")
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)
+def load_version(url: str, dataset_id: int, version: int) -> Interactions:
+    """Interactions of a stored version; versions never change, so caching by id is safe."""
+    return jobs.load_interactions(get_store(), dataset_id, version)
+
+
+def dataset_picker(key: str, label: str = "Dataset") -> tuple[Dataset, DatasetVersion] | None:
+    """A dataset and version select pair; None (with a hint) when there are no datasets."""
+    listing = jobs.list_datasets(get_store())
+    if not listing:
+        st.info("No datasets yet: import a file or load the MovieLens sample on the Data page.")
+        return None
+    names = [d.name for d, _ in listing]
+    col1, col2 = st.columns([3, 1])
+    name = col1.selectbox(label, names, key=f"{key}_dataset")
+    ds, versions = listing[names.index(name)]
+    labels = [_version_label(v) for v in versions]
+    chosen = col2.selectbox("Version", labels, index=len(labels) - 1, key=f"{key}_version")
+    return ds, versions[labels.index(chosen)]
+
+
+def _version_label(v: DatasetVersion) -> str:
+    kind = "import" if v.recipe is None else "cleaned"
+    return f"v{v.version} ({kind}, {v.n_interactions:,} rows)"
+
+
+def config_widgets(
+    model: type[BaseModel], key: str, *, skip: tuple[str, ...] = ("kind",)
+) -> dict[str, Any]:
+    """Widgets for every field of a pydantic model, from its JSON schema; returns raw values.
+
+    Pages never hand-write parameter widgets: a new config field appears here by itself.
+    """
+    props = model.model_json_schema().get("properties", {})
+    values = {n: _field_widget(n, spec, key) for n, spec in props.items() if n not in skip}
+    return {k: v for k, v in values.items() if v is not None and v != ""}
+
+
+def validated(model: type[M], values: dict[str, Any]) -> M | None:
+    """The model built from ``values``, or None after showing what to fix."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        st.error(_validation_message(exc))
+        return None
+
+
+def model_form(model: type[M], key: str, *, submit: str = "Apply") -> M | None:
+    """A form for a pydantic model; returns the validated model when submitted."""
+    with st.form(key):
+        values = config_widgets(model, key)
+        pressed = st.form_submit_button(submit)
+    return validated(model, values) if pressed else None
+
+
+def _field_widget(name: str, spec: dict[str, Any], key: str) -> Any:
+    label = spec.get("title", name)
+    help_ = spec.get("description")
+    default = spec.get("default")
+    options = spec.get("enum") or _literal_options(spec)
+    kind = _json_type(spec)
+    wkey = f"{key}_{name}"
+    if options:
+        idx = options.index(default) if default in options else 0
+        return st.selectbox(label, options, index=idx, help=help_, key=wkey)
+    if kind == "boolean":
+        return st.checkbox(label, value=bool(default), help=help_, key=wkey)
+    if kind in ("integer", "number"):
+        lo = spec.get("minimum", spec.get("exclusiveMinimum"))
+        hi = spec.get("maximum", spec.get("exclusiveMaximum"))
+        cast = int if kind == "integer" else float
+        value = cast(default) if default is not None else (cast(lo) if lo is not None else None)
+        step = 1 if kind == "integer" else None
+        return st.number_input(
+            label,
+            min_value=None if lo is None else cast(lo),
+            max_value=None if hi is None else cast(hi),
+            value=value,
+            step=step,
+            help=help_,
+            key=wkey,
+        )
+    if kind == "array":
+        text = st.text_input(label + " (comma-separated)", help=help_, key=wkey)
+        return [t.strip() for t in text.split(",") if t.strip()]
+    return st.text_input(label, value="" if default is None else str(default), help=help_, key=wkey)
+
+
+def _json_type(spec: dict[str, Any]) -> str | None:
+    if "type" in spec:
+        return str(spec["type"])
+    for option in spec.get("anyOf", []):
+        if option.get("type") not in (None, "null"):
+            return str(option["type"])
+    return None
+
+
+def _literal_options(spec: dict[str, Any]) -> list[Any] | None:
+    if "const" in spec:
+        return [spec["const"]]
+    for option in spec.get("anyOf", []):
+        if "enum" in option:
+            return list(option["enum"])
+    return None
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()]
+    return "Please fix: " + "; ".join(parts)

@@ -1,0 +1,157 @@
+"""Train page: dataset and split, models and their forms, the queue with live progress, history."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages._ui import config_widgets, dataset_picker, get_store, load_version, validated
+from recsys_core.errors import InputError
+from recsys_core.evaluation import split, timeline
+from recsys_core.evaluation.split_configs import (
+    KFold,
+    LeaveLastN,
+    RandomHoldout,
+    TemporalCutoff,
+    UserHoldout,
+)
+from recsys_core.jobs import runs as jobs
+from recsys_core.jobs.analysis import list_runs, runs_table
+from recsys_core.jobs.worker import ensure_worker
+from recsys_core.models.registry import REGISTRY
+
+SPLITS = {
+    "Per-user random holdout": RandomHoldout,
+    "Global temporal cut-off": TemporalCutoff,
+    "Per-user leave-last-N": LeaveLastN,
+    "User holdout (test users' latest share)": UserHoldout,
+    "K-fold (one fold)": KFold,
+}
+
+
+def split_section(dataset: str, version: int) -> dict | None:
+    label = st.selectbox("Split protocol", list(SPLITS), key="split_kind")
+    cls = SPLITS[label]
+    st.caption(cls.__doc__.strip().splitlines()[0] if cls.__doc__ else "")
+    values = config_widgets(cls, f"split_{cls.__name__}")
+    config = validated(cls, values)
+    seed = st.number_input("Seed", 0, 2**31 - 1, 42, key="seed")
+    if config is not None and st.button("Check this split", icon=":material/fact_check:"):
+        inter = load_version(get_store().url, st.session_state["train_ds_id"], version)
+        try:
+            parts = split(inter, config, int(seed))
+        except InputError as exc:
+            st.error(str(exc))
+        else:
+            st.dataframe(parts.checks().describe(), width="stretch")
+            if inter.timestamps is not None:
+                st.plotly_chart(_timeline_chart(timeline(inter, parts)), width="stretch")
+    return None if config is None else {"split": config.model_dump(mode="json"), "seed": seed}
+
+
+def _timeline_chart(tl: pd.DataFrame) -> go.Figure:
+    fig = px.bar(tl, x="period", y="interactions", color="side", title="Where the split falls")
+    fig.update_layout(xaxis_title="time", yaxis_title="interactions", barmode="stack")
+    return fig
+
+
+def models_section() -> dict[str, dict]:
+    names = st.multiselect(
+        "Models", list(REGISTRY), default=["most_popular", "item_knn", "ease"], key="models"
+    )
+    params = {}
+    for name in names:
+        cls = REGISTRY[name]
+        with st.expander(f"{name} parameters", expanded=False):
+            st.caption((cls.__doc__ or "").strip().splitlines()[0])
+            params[name] = config_widgets(cls.config_class, f"model_{name}", skip=("random_state",))
+    return params
+
+
+def evaluation_section() -> dict:
+    c1, c2, c3, c4 = st.columns(4)
+    ks = c1.multiselect("Cut-offs K", [1, 5, 10, 20, 50, 100], default=[5, 10, 20])
+    threshold = c2.number_input(
+        "Relevance threshold (blank: every held-out item)", value=None, step=0.5
+    )
+    protocol = c3.selectbox("Ranking protocol", ["full", "sampled"])
+    n_recs = c4.number_input("Top-N stored per user", 1, 1000, 50)
+    return {"ks": ks, "relevance_threshold": threshold, "protocol": protocol,
+            "n_recommendations": n_recs}  # fmt: skip
+
+
+def queue(dataset: str, version: int, split_part: dict, models: dict, evaluation: dict) -> None:
+    store = get_store()
+    try:
+        specs = [
+            jobs.parse_spec(
+                {
+                    "dataset": dataset,
+                    "version": version,
+                    "model": name,
+                    "params": params,
+                    **split_part,
+                    **evaluation,
+                }
+            )
+            for name, params in models.items()
+        ]
+        runs = [jobs.submit(store, spec) for spec in specs]
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    ensure_worker(store)
+    st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id} {r.label}" for r in runs))
+
+
+@st.fragment(run_every=2)
+def live_runs(dataset_id: int) -> None:
+    """Active runs with progress bars and cancel buttons; refreshes itself every 2 s."""
+    runs = list_runs(get_store(), dataset_id)
+    active = [r for r in runs if r.status in ("queued", "running")]
+    if active:
+        ensure_worker(get_store())
+    for r in active:
+        c1, c2 = st.columns([5, 1])
+        share = r.progress_done / r.progress_total if r.progress_total else 0.0
+        c1.progress(min(share, 1.0), f"#{r.id} {r.label} — {r.status}: {r.progress_message}")
+        if c2.button("Cancel", key=f"cancel_{r.id}"):
+            from db.runs import RunRepository
+
+            with get_store().session() as s:
+                RunRepository(s).request_cancel(r.id)
+    st.subheader("Runs on this dataset")
+    if runs:
+        st.dataframe(
+            runs_table(runs),
+            hide_index=True,
+            width="stretch",
+            column_config={"progress": st.column_config.ProgressColumn("progress")},
+        )
+        for r in runs:
+            if r.status == "failed":
+                st.error(f"Run #{r.id} {r.label} failed: {r.error}")
+    else:
+        st.caption("No runs yet.")
+
+
+st.title("Train")
+picked = dataset_picker("train")
+if picked is not None:
+    ds, version = picked
+    st.session_state["train_ds_id"] = ds.id
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Split")
+        split_part = split_section(ds.name, version.version)
+    with right:
+        st.subheader("Models")
+        models = models_section()
+    st.subheader("Evaluation")
+    evaluation = evaluation_section()
+    ready = split_part is not None and bool(models) and bool(evaluation["ks"])
+    if st.button("Queue runs", type="primary", disabled=not ready, icon=":material/play_arrow:"):
+        queue(ds.name, version.version, split_part or {}, models, evaluation)
+    live_runs(ds.id)

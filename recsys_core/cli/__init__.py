@@ -1,0 +1,82 @@
+"""The ``recsys`` command: a contract for analysts' scripts and CI pipelines.
+
+Every command takes ``--db URL`` (default ``$RECSYS_DATABASE_URL``, then the SQLite file in
+``$RECSYS_HOME``) and ``--json`` (exactly one JSON object on stdout). Exit codes: 0 success,
+2 bad input (message on stderr), 1 any other failure (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from db import Store, StoreError
+from recsys_core.errors import InputError
+
+Handler = Callable[[argparse.Namespace, Store], dict[str, Any]]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on bad flags already; keep its message but our format."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from recsys_core.cli import data_commands, run_commands
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", help="database URL (default: $RECSYS_DATABASE_URL or SQLite)")
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser = _Parser(prog="recsys", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    data_commands.register(sub, common)
+    run_commands.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (also used by the console script)."""
+    args: argparse.Namespace | None = None
+    try:
+        args = build_parser().parse_args(argv)
+        store = Store(args.db)
+        try:
+            result = args.handler(args, store)
+        finally:
+            store.dispose()
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _emit(result, as_json=bool(args and args.json))
+    return 0
+
+
+def _emit(result: dict[str, Any], *, as_json: bool) -> None:
+    text = result.pop("_text", None)
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+    print(text if text is not None else json.dumps(result, indent=2, default=str))
+
+
+def parse_pairs(pairs: Sequence[str] | None, flag: str) -> dict[str, str]:
+    """``KEY=VALUE`` flags into a dict, with a clear error for a malformed one."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"{flag} takes KEY=VALUE, got {pair!r}.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""Data commands: import, sample, synth, datasets, profile, clean."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from db import Store
+from recsys_core.cli import parse_pairs
+from recsys_core.data.clean import CleaningPlan
+from recsys_core.data.io import read_table
+from recsys_core.data.mapping import (
+    apply_overrides,
+    infer_item_mapping,
+    infer_mapping,
+    infer_user_mapping,
+)
+from recsys_core.data.profile import profile
+from recsys_core.data.validate import ValidatedData, validate
+from recsys_core.errors import InputError
+from recsys_core.jobs import datasets as jobs
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("import", parents=[common], help="import a behaviour file (+ metadata)")
+    p.add_argument("interactions", type=Path)
+    p.add_argument("--items", type=Path, help="item metadata file")
+    p.add_argument("--users", type=Path, help="user attributes file")
+    p.add_argument("--name", required=True, help="dataset name")
+    p.add_argument("--map", action="append", metavar="ROLE=COLUMN", help="user, item, rating, ...")
+    p.add_argument("--feedback", choices=["explicit", "implicit"])
+    p.add_argument("--pseudonymise", action="store_true", help="replace user ids by keyed hashes")
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("sample", parents=[common], help="load a bundled sample dataset")
+    p.add_argument("sample", choices=["movielens-small"])
+    p.add_argument("--name", help="dataset name (default: the sample's name)")
+    p.set_defaults(handler=cmd_sample)
+
+    p = sub.add_parser("synth", parents=[common], help="generate a synthetic dataset")
+    p.add_argument("--users", type=_positive, required=True)
+    p.add_argument("--items", type=_positive, required=True)
+    p.add_argument("--interactions", type=_positive, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", required=True)
+    p.set_defaults(handler=cmd_synth)
+
+    p = sub.add_parser("datasets", parents=[common], help="list datasets and versions")
+    p.set_defaults(handler=cmd_datasets)
+
+    p = sub.add_parser("profile", parents=[common], help="profile numbers of a dataset")
+    p.add_argument("name")
+    p.add_argument("--version", type=_positive)
+    p.set_defaults(handler=cmd_profile)
+
+    p = sub.add_parser(
+        "clean", parents=[common], help="apply a cleaning plan (JSON) -> new version"
+    )
+    p.add_argument("name")
+    p.add_argument("--plan", required=True, help='JSON, e.g. {"steps": [{"kind": "kcore"}]}')
+    p.add_argument("--version", type=_positive)
+    p.set_defaults(handler=cmd_clean)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _read(path: Path) -> Any:
+    if not path.is_file():
+        raise InputError(f"{path}: no such file.")
+    return read_table(path)
+
+
+def cmd_import(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    overrides = parse_pairs(args.map, "--map")
+    raw = _read(args.interactions)
+    mapping = apply_overrides(infer_mapping(raw.frame), overrides, columns=list(raw.frame.columns))
+    if args.feedback:
+        mapping = mapping.model_copy(update={"feedback": args.feedback})
+    items = _read(args.items) if args.items else None
+    users = _read(args.users) if args.users else None
+    data = validate(
+        raw,
+        mapping,
+        items=items,
+        item_mapping=infer_item_mapping(items.frame) if items else None,
+        users=users,
+        user_mapping=infer_user_mapping(users.frame) if users else None,
+    )
+    source = {"file": args.interactions.name, "format": raw.fmt.describe()}
+    return _import(store, args.name, data, source, pseudonymise=args.pseudonymise)
+
+
+def _import(
+    store: Store,
+    name: str,
+    data: ValidatedData,
+    source: dict[str, Any],
+    *,
+    pseudonymise: bool = False,
+) -> dict[str, Any]:
+    for w in data.report.warnings:
+        print(f"warning: {w.message}", file=sys.stderr)
+    result = jobs.import_dataset(store, name, data, source=source, pseudonymise_users=pseudonymise)
+    out = {
+        "dataset_id": result.dataset.id,
+        "name": result.dataset.name,
+        "version": result.version.version,
+        **result.counts,
+        "warnings": [w.message for w in data.report.warnings],
+    }
+    c = result.counts
+    out["_text"] = (
+        f"Imported {name!r} (id {result.dataset.id}, version {result.version.version}): "
+        f"{c['users']:,} users, {c['items']:,} items, {c['interactions']:,} interactions"
+    )
+    return out
+
+
+def cmd_sample(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.data.samples import load_movielens_small
+
+    data = load_movielens_small()
+    return _import(store, args.name or args.sample, data, {"sample": args.sample})
+
+
+def cmd_synth(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.data.samples import synthetic
+
+    data = synthetic(args.users, args.items, args.interactions, seed=args.seed)
+    source = {"synthetic": {"users": args.users, "items": args.items, "seed": args.seed}}
+    return _import(store, args.name, data, source)
+
+
+def cmd_datasets(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    rows = []
+    for ds, versions in jobs.list_datasets(store):
+        last = versions[-1]
+        rows.append(
+            {
+                "id": ds.id,
+                "name": ds.name,
+                "versions": len(versions),
+                "users": last.n_users,
+                "items": last.n_items,
+                "interactions": last.n_interactions,
+                "feedback": last.feedback,
+                "created_at": ds.created_at.isoformat(),
+            }
+        )
+    text = "\n".join(
+        f"{r['name']}\tv{r['versions']}\t{r['users']:,} users\t{r['items']:,} items\t"
+        f"{r['interactions']:,} interactions\t{r['feedback']}"
+        for r in rows
+    )
+    return {"datasets": rows, "_text": text or "No datasets yet."}
+
+
+def cmd_profile(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    inter = jobs.load_interactions(store, args.name, args.version)
+    return {"dataset": args.name, **profile(inter).to_dict()}
+
+
+def cmd_clean(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    try:
+        plan = CleaningPlan.model_validate_json(args.plan)
+    except ValueError as exc:
+        raise InputError(f"--plan is not a valid cleaning plan: {exc}") from None
+    version, stats = jobs.clean_dataset(store, args.name, plan, version=args.version)
+    return {
+        "dataset": args.name,
+        "version": version.version,
+        "users": version.n_users,
+        "items": version.n_items,
+        "interactions": version.n_interactions,
+        "steps": [s.describe() for s in stats],
+        "_text": "\n".join(s.describe() for s in stats),
+    }

@@ -1,0 +1,138 @@
+"""Run commands: train, runs, evaluate, export, worker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from db import Store
+from db.runs import RunRepository
+from recsys_core.cli import parse_pairs
+from recsys_core.errors import InputError
+from recsys_core.evaluation.split_configs import parse_split_config
+from recsys_core.export import export_table, write_file
+from recsys_core.jobs import runs as jobs
+from recsys_core.jobs.worker import run_worker
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("train", parents=[common], help="train and evaluate a model (a run)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--version", type=int)
+    p.add_argument("--model", required=True, help="registry name, e.g. ease, als, item_knn")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="model parameter")
+    p.add_argument(
+        "--split",
+        default='{"kind": "random", "test_fraction": 0.2}',
+        help="split config as JSON (kind: random, temporal, leave_last, ...)",
+    )
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--k", type=int, action="append", help="cut-off K (repeatable)")
+    p.add_argument("--relevance-threshold", type=float)
+    p.add_argument("--label")
+    p.add_argument("--queue", action="store_true", help="hand it to the worker and return")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("runs", parents=[common], help="list runs")
+    p.set_defaults(handler=cmd_runs)
+
+    p = sub.add_parser("evaluate", parents=[common], help="metrics of a run")
+    p.add_argument("--run", type=int, required=True)
+    p.add_argument("--segments", action="store_true", help="also metrics by user segment")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("export", parents=[common], help="top-K table of a run to CSV/Parquet")
+    p.add_argument("--run", type=int, required=True, action="append")
+    p.add_argument("--k", type=int, required=True)
+    p.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("worker", parents=[common], help="process queued runs")
+    p.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--max-idle", type=float, help="exit after this many idle seconds")
+    p.set_defaults(handler=cmd_worker)
+
+
+def _params(pairs: list[str] | None) -> dict[str, Any]:
+    """--param values are parsed as JSON when they can be (numbers, booleans), else strings."""
+    out: dict[str, Any] = {}
+    for key, value in parse_pairs(pairs, "--param").items():
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_train(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    spec = jobs.parse_spec(
+        {
+            "dataset": args.dataset,
+            "version": args.version,
+            "model": args.model,
+            "params": _params(args.param),
+            "split": parse_split_config(args.split).model_dump(mode="json"),
+            "seed": args.seed,
+            "ks": args.k or [5, 10, 20],
+            "relevance_threshold": args.relevance_threshold,
+            "label": args.label,
+        }
+    )
+    if args.queue:
+        run = jobs.submit(store, spec)
+        return {"run_id": run.id, "status": run.status, "_text": f"Queued run {run.id}."}
+    run = jobs.train(store, spec)
+    if run.status != "done":
+        raise InputError(f"Run {run.id} {run.status}: {run.error}")
+    metrics = run.summary.get("metrics", {})
+    text = f"Run {run.id} ({run.label}) done in {sum(run.timings.values()):.1f} s\n" + "\n".join(
+        f"  {k:<14} {v:.4f}" for k, v in metrics.items()
+    )
+    return {"run_id": run.id, "status": run.status, "metrics": metrics, "_text": text}
+
+
+def cmd_runs(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    with store.session() as s:
+        runs = RunRepository(s).all()
+    rows = [
+        {"id": r.id, "label": r.label, "model": r.model, "status": r.status,
+         "dataset_id": r.dataset_id, "created_at": r.created_at.isoformat(),
+         "ndcg@10": r.summary.get("metrics", {}).get("NDCG@10")}
+        for r in runs
+    ]  # fmt: skip
+    text = "\n".join(
+        f"{r['id']}\t{r['label']}\t{r['status']}\tNDCG@10={r['ndcg@10']}" for r in rows
+    )
+    return {"runs": rows, "_text": text or "No runs yet."}
+
+
+def cmd_evaluate(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.jobs.analysis import run_metrics, run_segments
+
+    run = jobs.get_run(store, args.run)
+    metrics = run_metrics(store, run)
+    out: dict[str, Any] = {
+        "run_id": run.id,
+        "status": run.status,
+        "metrics": metrics.reset_index().to_dict(orient="records"),
+    }
+    if args.segments:
+        out["segments"] = run_segments(store, run).to_dict(orient="records")
+    out["_text"] = metrics.to_string()
+    return out
+
+
+def cmd_export(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    table = export_table(store, args.run, args.k)
+    write_file(table, args.out)
+    return {
+        "rows": len(table),
+        "out": args.out,
+        "_text": f"Wrote {len(table):,} rows to {args.out}",
+    }
+
+
+def cmd_worker(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    n = run_worker(store, once=args.once, max_idle_s=args.max_idle)
+    return {"runs_processed": n, "_text": f"Processed {n} run(s)."}
