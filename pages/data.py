@@ -11,8 +11,11 @@ from recsys_core.data.io import RawTable, read_table
 from recsys_core.data.mapping import (
     ColumnMapping,
     ItemMapping,
+    UserMapping,
     infer_item_mapping,
     infer_mapping,
+    infer_user_mapping,
+    parse_event_weights,
 )
 from recsys_core.data.profile import profile
 from recsys_core.data.profile_charts import profile_figures
@@ -106,6 +109,7 @@ def _upload(label: str, key: str) -> RawTable | None:
 def import_tab() -> None:
     behaviour = _upload("Behaviour file (user, item, rating or event, timestamp)", "up_inter")
     items = _upload("Item metadata (optional)", "up_items")
+    users = _upload("User attributes (optional)", "up_users")
     if behaviour is None:
         st.info("Upload a CSV, TSV or Parquet file to start, or load the sample above.")
         return
@@ -117,12 +121,20 @@ def import_tab() -> None:
     with st.form("mapping"):
         mapping = _mapping_widgets(list(behaviour.frame.columns), guess)
         item_mapping = _item_mapping_widgets(items) if items is not None else None
+        user_mapping = _user_mapping_widgets(users) if users is not None else None
         name = st.text_input("Dataset name", value=behaviour.source.rsplit(".", 1)[0])
         pseudo = st.checkbox("Pseudonymise user ids (keyed hash)")
         submitted = st.form_submit_button("Validate")
-    if submitted:
+    if submitted and mapping is not None:
         try:
-            data = validate(behaviour, mapping, items=items, item_mapping=item_mapping)
+            data = validate(
+                behaviour,
+                mapping,
+                items=items,
+                item_mapping=item_mapping,
+                users=users,
+                user_mapping=user_mapping,
+            )
         except InputError as exc:
             st.error(str(exc))
             return
@@ -137,7 +149,7 @@ def import_tab() -> None:
             del st.session_state["validated"]
 
 
-def _mapping_widgets(columns: list[str], guess: ColumnMapping | None) -> ColumnMapping:
+def _mapping_widgets(columns: list[str], guess: ColumnMapping | None) -> ColumnMapping | None:
     options = [NONE, *columns]
 
     def pick(label: str, role: str) -> str | None:
@@ -157,13 +169,25 @@ def _mapping_widgets(columns: list[str], guess: ColumnMapping | None) -> ColumnM
         ts = pick("Timestamp", "timestamp")
     with cols[4]:
         event = pick("Event type", "event")
-    feedback = st.radio("Feedback", ["inferred", "explicit", "implicit"], horizontal=True)
+    c1, c2 = st.columns([1, 2])
+    feedback = c1.radio("Feedback", ["inferred", "explicit", "implicit"], horizontal=True)
+    weights = c2.text_input(
+        "Event weights (implicit feedback)",
+        placeholder="view=1, cart=3, buy=5",
+        help="Weight per event type when an event column is mapped; unlisted types weigh 1.",
+    )
+    try:
+        event_weights = parse_event_weights(weights)
+    except InputError as exc:
+        st.error(str(exc))
+        return None
     return ColumnMapping(
         user=user or "",
         item=item or "",
         rating=rating,
         timestamp=ts,
         event=event,
+        event_weights=event_weights,
         feedback=None if feedback == "inferred" else feedback,
     )
 
@@ -179,6 +203,19 @@ def _item_mapping_widgets(items: RawTable) -> ItemMapping:
         categorical=c3.multiselect("Categorical", cols, default=guess.categorical),
         multi_valued=c4.multiselect("Multi-valued (A|B|C)", cols, default=guess.multi_valued),
         numeric=c5.multiselect("Numeric", cols, default=guess.numeric),
+    )
+
+
+def _user_mapping_widgets(users: RawTable) -> UserMapping:
+    cols = list(users.frame.columns)
+    guess = infer_user_mapping(users.frame)
+    st.markdown("**User attribute columns**")
+    c1, c2, c3, c4 = st.columns(4)
+    return UserMapping(
+        id=c1.selectbox("User id", cols, index=cols.index(guess.id)),
+        categorical=c2.multiselect("Categorical ", cols, default=guess.categorical),
+        numeric=c3.multiselect("Numeric ", cols, default=guess.numeric),
+        text=c4.multiselect("Text ", cols, default=guess.text),
     )
 
 

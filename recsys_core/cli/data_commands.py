@@ -16,6 +16,7 @@ from recsys_core.data.mapping import (
     infer_item_mapping,
     infer_mapping,
     infer_user_mapping,
+    parse_event_weights,
 )
 from recsys_core.data.profile import profile
 from recsys_core.data.validate import ValidatedData, validate
@@ -31,6 +32,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--name", required=True, help="dataset name")
     p.add_argument("--map", action="append", metavar="ROLE=COLUMN", help="user, item, rating, ...")
     p.add_argument("--feedback", choices=["explicit", "implicit"])
+    p.add_argument("--event-weights", metavar="TYPE=W,...", help="e.g. 'view=1, buy=5'")
     p.add_argument("--pseudonymise", action="store_true", help="replace user ids by keyed hashes")
     p.set_defaults(handler=cmd_import)
 
@@ -86,6 +88,9 @@ def cmd_import(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     mapping = apply_overrides(infer_mapping(raw.frame), overrides, columns=list(raw.frame.columns))
     if args.feedback:
         mapping = mapping.model_copy(update={"feedback": args.feedback})
+    if args.event_weights:
+        weights = parse_event_weights(args.event_weights)
+        mapping = mapping.model_copy(update={"event_weights": weights})
     items = _read(args.items) if args.items else None
     users = _read(args.users) if args.users else None
     data = validate(

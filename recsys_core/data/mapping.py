@@ -353,3 +353,24 @@ def check_side_mapping(
                 "choose one."
             )
         seen[column] = kind
+
+
+def parse_event_weights(text: str) -> dict[str, float]:
+    """``"view=1, cart=3, buy=5"`` -> ``{"view": 1.0, ...}``, the form both the page and the
+    CLI accept; a malformed pair or a non-numeric or negative weight is an InputError."""
+    weights: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = float("nan")
+        if not sep or not name.strip() or not weight >= 0:
+            raise InputError(
+                f"Event weights take TYPE=WEIGHT pairs with a number >= 0, e.g. 'view=1, buy=5'; "
+                f"got {part!r}."
+            )
+        weights[name.strip()] = weight
+    return weights

@@ -125,3 +125,27 @@ def test_console_script_loads_the_sample(db: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["interactions"] == 100_836
+
+
+def test_import_events_with_weights_becomes_implicit_feedback(capsys, db: str, tmp_path) -> None:
+    from db import Store
+    from recsys_core.jobs.datasets import load_interactions
+
+    f = tmp_path / "clicks.csv"
+    rows = [
+        f"u{u},i{(u + j) % 9},{'buy' if j == 0 else 'view'}" for u in range(40) for j in range(3)
+    ]
+    f.write_text("user,item,action\n" + "\n".join(rows) + "\n")
+    code, out, err = run(
+        capsys, "import", str(f), "--name", "clicks", "--event-weights", "view=1, buy=5",
+        "--db", db, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    inter = load_interactions(Store(db), "clicks")
+    assert inter.feedback == "implicit"
+    by_event = dict(zip(inter.events, inter.values, strict=True))
+    assert by_event == {"buy": 5.0, "view": 1.0}
+    code, _, err = run(
+        capsys, "import", str(f), "--name", "c2", "--event-weights", "buy", "--db", db
+    )
+    assert code == 2 and "TYPE=WEIGHT" in err

@@ -204,3 +204,13 @@ def test_check_side_mapping_refuses_two_kinds_for_one_column():
     mapping = ItemMapping(id="id", text=["title"], categorical=["title"])
     with pytest.raises(InputError, match="'title' is mapped as both text and categorical"):
         check_side_mapping(mapping, ["id", "title"], "items.csv")
+
+
+def test_parse_event_weights_accepts_pairs_and_names_a_bad_one() -> None:
+    from recsys_core.data.mapping import parse_event_weights
+
+    assert parse_event_weights(" view=1, buy=5.5 ,") == {"view": 1.0, "buy": 5.5}
+    assert parse_event_weights("") == {}
+    for bad in ("view", "view=x", "=3", "buy=-1"):
+        with pytest.raises(InputError, match="TYPE=WEIGHT"):
+            parse_event_weights(bad)
