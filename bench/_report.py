@@ -75,7 +75,9 @@ def markdown(table: pd.DataFrame) -> str:
 
 def _cell(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        if value != value:
+            return ""
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)

@@ -41,10 +41,11 @@ def _executemany(session: Session, table: str, frame: pd.DataFrame) -> None:
     marks = ", ".join("?" * len(frame.columns))
     sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
     cur = _dbapi(session).cursor()
-    cols = [_python_values(frame[c]) for c in frame.columns]
     for start in range(0, len(frame), BATCH_ROWS):
-        stop = start + BATCH_ROWS
-        cur.executemany(sql, zip(*(c[start:stop] for c in cols), strict=True))
+        # convert one batch at a time: Python objects for 10M rows would cost gigabytes
+        batch = frame.iloc[start : start + BATCH_ROWS]
+        cols = [_python_values(batch[c]) for c in batch.columns]
+        cur.executemany(sql, zip(*cols, strict=True))
     cur.close()
 
 
@@ -105,6 +106,10 @@ def bulk_select(
         )
     cur = _dbapi(session).cursor()
     cur.execute(sql.replace(":key", "?"), (int(key),))
-    rows = cur.fetchall()
+    chunks = []
+    while rows := cur.fetchmany(BATCH_ROWS):  # bounded memory: tuples live one chunk at a time
+        chunks.append(pd.DataFrame.from_records(rows, columns=names))
     cur.close()
-    return pd.DataFrame.from_records(rows, columns=names)
+    if not chunks:
+        return pd.DataFrame({n: [] for n in names})
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]

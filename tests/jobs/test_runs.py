@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -127,3 +128,16 @@ def _fake_recs():
     import pandas as pd
 
     return pd.DataFrame({"user_id": ["1"], "item_id": ["2"], "score": [0.5], "rank": [1]})
+
+
+def test_all_identical_ratings_train_and_a_threshold_above_them_fails_clearly(
+    store: Store,
+) -> None:
+    data = synthetic(200, 100, 5000, seed=9)
+    flat = data.interactions.assign(rating=3.0)
+    import_dataset(store, "flat", replace(data, interactions=flat))
+    ok = jobs.train(store, jobs.parse_spec({"dataset": "flat", "model": "ease", "ks": [10]}))
+    assert ok.status == "done" and ok.summary["metrics"]["NDCG@10"] > 0
+    spec = {"dataset": "flat", "model": "ease", "ks": [10], "relevance_threshold": 4}
+    bad = jobs.train(store, jobs.parse_spec(spec))
+    assert bad.status == "failed" and "No test user has a relevant item" in (bad.error or "")
