@@ -136,7 +136,7 @@ def test_import_events_with_weights_becomes_implicit_feedback(capsys, db: str, t
         f"u{u},i{(u + j) % 9},{'buy' if j == 0 else 'view'}" for u in range(40) for j in range(3)
     ]
     f.write_text("user,item,action\n" + "\n".join(rows) + "\n")
-    code, out, err = run(
+    code, _out, err = run(
         capsys, "import", str(f), "--name", "clicks", "--event-weights", "view=1, buy=5",
         "--db", db, "--json",
     )  # fmt: skip

@@ -97,7 +97,7 @@ def test_queue_then_worker_once(capsys, db) -> None:
     ],
 )
 def test_bad_run_input_exits_2_and_stores_nothing(capsys, db, argv, needle) -> None:
-    code, out, err = run(capsys, *argv, "--db", db)
+    code, _out, err = run(capsys, *argv, "--db", db)
     assert code == 2 and needle in err, err
     code, listing, _ = run(capsys, "runs", "--db", db, "--json")
     assert listing["runs"] == []
