@@ -43,6 +43,7 @@ class DatasetVersion:
     n_interactions: int
     has_timestamps: bool
     has_events: bool
+    has_split: bool
     created_at: datetime
 
 
@@ -55,6 +56,7 @@ class InteractionArrays:
     value: np.ndarray
     ts: np.ndarray | None
     event: np.ndarray | None
+    is_test: np.ndarray | None = None
 
 
 def _dto(cls: Any, row: Any) -> Any:
@@ -180,6 +182,7 @@ class DatasetRepository:
                 "value": data.value.astype(np.float64),
                 "ts": np.full(n, np.nan) if data.ts is None else data.ts,
                 "event": [None] * n if data.event is None else data.event,
+                "is_test": [None] * n if data.is_test is None else data.is_test.astype(bool),
             },
         )
 
@@ -189,10 +192,10 @@ class DatasetRepository:
             raise KeyError(f"dataset version {version_id} does not exist")
         frame = bulk_select(
             self.s,
-            "SELECT user_code, item_code, value, ts, event FROM interactions "
+            "SELECT user_code, item_code, value, ts, event, is_test FROM interactions "
             "WHERE version_id = :key ORDER BY seq",
             version_id,
-            ["user_code", "item_code", "value", "ts", "event"],
+            ["user_code", "item_code", "value", "ts", "event", "is_test"],
             dtype={"event": str},
         )
         return InteractionArrays(
@@ -201,6 +204,7 @@ class DatasetRepository:
             value=frame["value"].to_numpy(dtype=np.float32),
             ts=frame["ts"].to_numpy(dtype=np.int64) if v.has_timestamps else None,
             event=frame["event"].to_numpy(dtype=object) if v.has_events else None,
+            is_test=_flags(frame["is_test"]) if v.has_split else None,
         )
 
 
@@ -214,3 +218,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def _flags(col: pd.Series) -> np.ndarray:
+    """Booleans from either backend: SQLite gives 0/1, PostgreSQL's CSV gives t/f."""
+    if col.dtype == object or pd.api.types.is_string_dtype(col):
+        return col.astype(str).str.lower().isin(["t", "true", "1"]).to_numpy()
+    return col.to_numpy(dtype=bool)

@@ -73,6 +73,7 @@ class DatasetVersionTable(Base):
     n_interactions: Mapped[int] = mapped_column(BigInteger)
     has_timestamps: Mapped[bool] = mapped_column(Boolean)
     has_events: Mapped[bool] = mapped_column(Boolean)
+    has_split: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -110,6 +111,7 @@ class InteractionTable(Base):
     value: Mapped[float] = mapped_column(Float)
     ts: Mapped[int | None] = mapped_column(BigInteger)
     event: Mapped[str | None] = mapped_column(String(100))
+    is_test: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class RunTable(Base):

@@ -158,17 +158,18 @@ def _mapping_widgets(columns: list[str], guess: ColumnMapping | None) -> ColumnM
         chosen = st.selectbox(label, options, index=idx, key=f"map_{role}")
         return None if chosen == NONE else chosen
 
-    cols = st.columns(5)
-    with cols[0]:
-        user = pick("User column", "user")
-    with cols[1]:
-        item = pick("Item column", "item")
-    with cols[2]:
-        rating = pick("Rating / weight", "rating")
-    with cols[3]:
-        ts = pick("Timestamp", "timestamp")
-    with cols[4]:
-        event = pick("Event type", "event")
+    labels = {
+        "user": "User column",
+        "item": "Item column",
+        "rating": "Rating / weight",
+        "timestamp": "Timestamp",
+        "event": "Event type",
+        "split": "Train/test column",
+    }
+    roles = {}
+    for col, (role, label) in zip(st.columns(len(labels)), labels.items(), strict=True):
+        with col:
+            roles[role] = pick(label, role)
     c1, c2 = st.columns([1, 2])
     feedback = c1.radio("Feedback", ["inferred", "explicit", "implicit"], horizontal=True)
     weights = c2.text_input(
@@ -182,11 +183,7 @@ def _mapping_widgets(columns: list[str], guess: ColumnMapping | None) -> ColumnM
         st.error(str(exc))
         return None
     return ColumnMapping(
-        user=user or "",
-        item=item or "",
-        rating=rating,
-        timestamp=ts,
-        event=event,
+        **{**roles, "user": roles["user"] or "", "item": roles["item"] or ""},
         event_weights=event_weights,
         feedback=None if feedback == "inferred" else feedback,
     )

@@ -9,10 +9,11 @@ import streamlit as st
 
 from pages._ui import config_widgets, dataset_picker, get_store, load_version, validated
 from recsys_core.errors import InputError
-from recsys_core.evaluation import split, timeline
+from recsys_core.evaluation import timeline
 from recsys_core.evaluation.split_configs import (
     KFold,
     LeaveLastN,
+    Predefined,
     RandomHoldout,
     TemporalCutoff,
     UserHoldout,
@@ -28,6 +29,7 @@ SPLITS = {
     "Per-user leave-last-N": LeaveLastN,
     "User holdout (test users' latest share)": UserHoldout,
     "K-fold (one fold)": KFold,
+    "Predefined (the file's train/test column)": Predefined,
 }
 
 
@@ -41,7 +43,7 @@ def split_section(dataset: str, version: int) -> dict | None:
     if config is not None and st.button("Check this split", icon=":material/fact_check:"):
         inter = load_version(get_store().url, st.session_state["train_ds_id"], version)
         try:
-            parts = split(inter, config, int(seed))
+            parts = jobs.split_for(inter, config, int(seed))
         except InputError as exc:
             st.error(str(exc))
         else:

@@ -14,6 +14,7 @@ class Columns:
     weight: Final = "weight"
     timestamp: Final = "timestamp"
     event: Final = "event_type"
+    split: Final = "is_test"
     score: Final = "score"
     rank: Final = "rank"
     model: Final = "model"
@@ -21,4 +22,4 @@ class Columns:
     created_at: Final = "created_at"
 
     #: Roles an analyst can give to a column of the behaviour file.
-    interaction_roles: Final = (user, item, rating, timestamp, event)
+    interaction_roles: Final = (user, item, rating, timestamp, event, split)

@@ -64,6 +64,11 @@ def check_interactions(
         bad |= rejected
         columns[Columns.event] = events
         weights = weights * (factor if feedback == "implicit" else 1.0)
+    if mapping.split:
+        is_test, problem = _split_flags(raw, mapping.split)
+        found.append(problem)
+        bad |= is_test.isna().to_numpy()
+        columns[Columns.split] = is_test.fillna(False).to_numpy(dtype=bool)
     columns[Columns.rating if feedback == "explicit" else Columns.weight] = weights
     keep = ~bad
     frame = pd.DataFrame({k: _take(v, keep) for k, v in columns.items()})
@@ -268,3 +273,22 @@ def duplicate_pairs(
     )
     ex = examples(raw, column, checked.positions[shown], values)
     return Problem("duplicate_pair", "warning", message, n, ex, column, raw.source)
+
+
+_TEST_WORDS = {"test", "1", "true", "t", "yes", "y"}
+_TRAIN_WORDS = {"train", "0", "false", "f", "no", "n"}
+
+
+def _split_flags(raw: RawTable, column: str) -> tuple[pd.Series, Problem | None]:
+    """The is-test flag of each row (NA where the cell says neither train nor test)."""
+    cell = raw.frame[column]
+    words = cell.astype("string").str.strip().str.lower()
+    flags = pd.Series(pd.NA, index=cell.index, dtype="boolean")
+    flags[words.isin(_TEST_WORDS).fillna(False).to_numpy()] = True
+    flags[words.isin(_TRAIN_WORDS).fillna(False).to_numpy()] = False
+    problem = rows_problem(
+        "bad_split", "error", raw, column, flags.isna().to_numpy(), cell,
+        "a split value that is neither train nor test",
+        "Use train/test, 0/1 or true/false in the split column, or unmap it.",
+    )  # fmt: skip
+    return flags, problem

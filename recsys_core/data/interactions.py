@@ -36,6 +36,7 @@ class Interactions:
         item_features: item metadata indexed by external item id, or None.
         user_features: user attributes indexed by external user id, or None.
         feedback: "explicit" when values are ratings, "implicit" when they are weights.
+        is_test: the analyst's own train/test flag per interaction (bool), or None.
     """
 
     users: np.ndarray
@@ -48,13 +49,14 @@ class Interactions:
     item_features: pd.DataFrame | None = None
     user_features: pd.DataFrame | None = None
     feedback: Feedback = "implicit"
+    is_test: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.users)
         for name in ("items", "values"):
             if len(getattr(self, name)) != n:
                 raise InputError(f"Interactions.{name} has a different length than users.")
-        for name in ("timestamps", "events"):
+        for name in ("timestamps", "events", "is_test"):
             arr = getattr(self, name)
             if arr is not None and len(arr) != n:
                 raise InputError(f"Interactions.{name} has a different length than users.")
@@ -97,6 +99,7 @@ class Interactions:
             values = np.ones(len(frame), dtype=np.float32)
         ts = frame[c.timestamp].to_numpy(dtype=np.int64) if c.timestamp in frame.columns else None
         ev = frame[c.event].to_numpy(dtype=object) if c.event in frame.columns else None
+        flag = frame[c.split].to_numpy(dtype=bool) if c.split in frame.columns else None
         if feedback is None:
             feedback = "explicit" if c.rating in frame.columns else "implicit"
         return cls(
@@ -110,6 +113,7 @@ class Interactions:
             item_features=item_features,
             user_features=user_features,
             feedback=feedback,
+            is_test=flag,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -124,6 +128,8 @@ class Interactions:
             out[c.timestamp] = self.timestamps
         if self.events is not None:
             out[c.event] = self.events
+        if self.is_test is not None:
+            out[c.split] = self.is_test
         return pd.DataFrame(out)
 
     # ------------------------------------------------------------------ shape
@@ -185,6 +191,7 @@ class Interactions:
             item_features=self.item_features,
             user_features=self.user_features,
             feedback=self.feedback,
+            is_test=None if self.is_test is None else self.is_test[mask],
         )
 
     def compact(self) -> Interactions:
@@ -201,6 +208,7 @@ class Interactions:
             item_features=self.item_features,
             user_features=self.user_features,
             feedback=self.feedback,
+            is_test=self.is_test,
         )
 
 

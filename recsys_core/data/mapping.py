@@ -13,7 +13,7 @@ from recsys_core.columns import Columns
 from recsys_core.errors import InputError
 
 #: Behaviour-file roles, in the order inference claims columns.
-ROLES: Final = ("user", "item", "rating", "timestamp", "event")
+ROLES: Final = ("user", "item", "rating", "timestamp", "event", "split")
 
 # Normalised names (lower case, letters and digits only) per role, most specific first.
 # fmt: off
@@ -34,6 +34,7 @@ _EXACT: Final[dict[str, tuple[str, ...]]] = {
                   "viewedat", "purchasedat", "orderdate", "when"),
     "event": ("event", "eventtype", "action", "actiontype", "type", "interaction",
               "interactiontype", "behavior", "behaviour", "behaviortype", "activity", "eventname"),
+    "split": ("istest", "split", "traintest", "subset", "set"),
 }
 # fmt: on
 _STEMS: Final[dict[str, tuple[str, ...]]] = {
@@ -42,6 +43,7 @@ _STEMS: Final[dict[str, tuple[str, ...]]] = {
     "rating": ("rating", "score", "star"),
     "timestamp": ("timestamp", "time", "date"),
     "event": ("event", "action"),
+    "split": ("istest", "split"),
 }
 # Strength columns of implicit feedback: mapped to the rating role with feedback "implicit".
 _IMPLICIT_STRENGTH: Final = ("playcount", "plays", "count", "clicks", "quantity", "qty", "weight")
@@ -64,6 +66,11 @@ class ColumnMapping(BaseModel):
         None, description="Column with the time: Unix seconds or milliseconds, or ISO-8601."
     )
     event: str | None = Field(None, description="Column with the event type (view, cart, buy).")
+    split: str | None = Field(
+        None,
+        description="Column marking each row train or test (train/test, 0/1, true/false), for "
+        "the analyst's own predefined split.",
+    )
     event_weights: dict[str, float] = Field(
         default_factory=dict,
         description="Weight per event type for implicit feedback; unlisted types weigh 1.0.",
@@ -187,6 +194,7 @@ def infer_mapping(frame: pd.DataFrame) -> ColumnMapping:
         rating=found["rating"],
         timestamp=found["timestamp"],
         event=found["event"],
+        split=found["split"],
         feedback=feedback,
     )
 

@@ -134,7 +134,10 @@ class Predefined(_SplitBase):
         default="predefined", description="Protocol tag used in JSON."
     )
     column: str = Field(
-        min_length=1, description="Name of the is-test column in the analyst's file."
+        default="is_test",
+        min_length=1,
+        description="Name of the is-test column in the analyst's file (the import stores it as "
+        "the 'split' role; this name is kept for the record).",
     )
 
 

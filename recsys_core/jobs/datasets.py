@@ -66,6 +66,7 @@ def import_dataset(
         value=_values(frame),
         ts=frame[Columns.timestamp].to_numpy(np.int64) if Columns.timestamp in frame else None,
         event=frame[Columns.event].to_numpy(object) if Columns.event in frame else None,
+        is_test=frame[Columns.split].to_numpy(bool) if Columns.split in frame else None,
     )
     meta = dict(source or {}, pseudonymised=pseudonymise_users, n_interacted_items=_n_used(arrays))
     report(progress, 1, 3, "writing users and items")
@@ -152,6 +153,7 @@ def _write_version(
         n_interactions=len(arrays.user_code),
         has_timestamps=arrays.ts is not None,
         has_events=arrays.event is not None,
+        has_split=arrays.is_test is not None,
     )
     repo.write_interactions(version.id, arrays)
     return version
@@ -210,6 +212,7 @@ def load_interactions(store: Store, dataset: str | int, version: int | None = No
         item_features=_features(items.iloc[item_codes], Columns.item),
         user_features=_features(users.iloc[user_codes], Columns.user),
         feedback="explicit" if v.feedback == "explicit" else "implicit",
+        is_test=arrays.is_test,
     )
 
 
@@ -251,6 +254,7 @@ def clean_dataset(
             value=cleaned.values,
             ts=cleaned.timestamps,
             event=cleaned.events,
+            is_test=cleaned.is_test,
         )
         new = _write_version(
             repo,

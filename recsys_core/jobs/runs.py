@@ -18,7 +18,7 @@ from db.runs import CANCELLED, DONE, Run, RunRepository
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError, RecsysError
-from recsys_core.evaluation import evaluate, split
+from recsys_core.evaluation import Split, evaluate, split
 from recsys_core.evaluation.significance import bootstrap_ci
 from recsys_core.evaluation.split_configs import RandomHoldout, SplitConfig
 from recsys_core.jobs.datasets import load_interactions, resolve
@@ -150,7 +150,7 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
     progress.enter("loading")
     inter = load_interactions(store, run.dataset_id, spec.version)
     progress.enter("splitting")
-    parts = split(inter, spec.split, spec.seed)
+    parts = split_for(inter, spec.split, spec.seed)
     timings["load_split_s"] = time.perf_counter() - t0
     model = spec.build_model()
     progress.enter("fitting")
@@ -204,6 +204,18 @@ def _recommendation_frame(
             Columns.rank: cols + 1,
         }
     )
+
+
+def split_for(inter: Interactions, config: SplitConfig, seed: int) -> Split:
+    """A run's split; the predefined protocol takes the train/test column stored at import."""
+    if config.kind != "predefined":
+        return split(inter, config, seed)
+    if inter.is_test is None:
+        raise InputError(
+            "This dataset has no train/test column: map one (role 'split') when importing "
+            "to use the predefined split."
+        )
+    return split(inter, config, seed, is_test=inter.is_test)
 
 
 def _with_ci(per_user: pd.DataFrame, summary: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -141,3 +141,41 @@ def test_all_identical_ratings_train_and_a_threshold_above_them_fails_clearly(
     spec = {"dataset": "flat", "model": "ease", "ks": [10], "relevance_threshold": 4}
     bad = jobs.train(store, jobs.parse_spec(spec))
     assert bad.status == "failed" and "No test user has a relevant item" in (bad.error or "")
+
+
+def test_predefined_split_uses_the_imported_train_test_column(store: Store, tmp_path) -> None:
+    from recsys_core.data.io import read_table
+    from recsys_core.data.mapping import infer_mapping
+    from recsys_core.data.validate import validate
+
+    rows = [
+        f"u{u},i{(u * 3 + j) % 40},{j % 5 + 1},{'test' if j >= 8 else 'train'}"
+        for u in range(60)
+        for j in range(10)
+    ]
+    path = tmp_path / "own_split.csv"
+    path.write_text("user,item,rating,split\n" + "\n".join(rows) + "\n")
+    raw = read_table(path)
+    mapping = infer_mapping(raw.frame)
+    assert mapping.split == "split"
+    import_dataset(store, "own", validate(raw, mapping))
+    spec = jobs.parse_spec({"dataset": "own", "model": "item_knn", "split": {"kind": "predefined"}})
+    run = jobs.train(store, spec)
+    assert run.status == "done", run.error
+    assert (run.summary["n_train"], run.summary["n_test"]) == (480, 120)
+    import_dataset(store, "plain", synthetic(100, 60, 2000, seed=1))
+    other = jobs.train(store, spec.model_copy(update={"dataset": "plain"}))
+    assert other.status == "failed" and "no train/test column" in (other.error or "")
+
+
+def test_split_column_with_other_values_is_an_error(tmp_path) -> None:
+    from recsys_core.data.io import read_table
+    from recsys_core.data.mapping import infer_mapping
+    from recsys_core.data.validate import validate
+
+    path = tmp_path / "bad_split.csv"
+    path.write_text("user,item,split\nu1,i1,train\nu1,i2,maybe\nu2,i1,test\n")
+    raw = read_table(path)
+    report = validate(raw, infer_mapping(raw.frame)).report
+    (problem,) = [p for p in report.errors if p.code == "bad_split"]
+    assert problem.count == 1 and problem.examples["line"].tolist() == [3]
