@@ -73,7 +73,14 @@ def run_worker(store: Store, *, once: bool = False, max_idle_s: float | None = N
 
 
 def ensure_worker(store: Store) -> bool:
-    """Start a detached worker process when none is alive; returns True when one was started."""
+    """Start a detached worker process when none is alive; returns True when one was started.
+
+    ``RECSYS_WORKER_AUTOSTART=0`` turns this off (workers run elsewhere, e.g. ``recsys worker``
+    on another machine against the same PostgreSQL); ``RECSYS_WORKER_IDLE_EXIT_S`` (default
+    600) is how long an auto-started worker waits for work before it exits.
+    """
+    if os.environ.get("RECSYS_WORKER_AUTOSTART", "1") == "0":
+        return False
     with store.session() as s:
         repo = RunRepository(s)
         repo.reap_stale(STALE_AFTER)
@@ -82,8 +89,9 @@ def ensure_worker(store: Store) -> bool:
     log = open(default_home() / "worker.log", "ab")  # noqa: SIM115 - handed to the child
     # The URL goes through the environment, not argv, so a password never shows in `ps`.
     env = dict(os.environ, RECSYS_DATABASE_URL=store.url_with_password)
+    idle = os.environ.get("RECSYS_WORKER_IDLE_EXIT_S", "600")
     subprocess.Popen(
-        [sys.executable, "-m", "recsys_core.cli", "worker", "--max-idle", "600"],
+        [sys.executable, "-m", "recsys_core.cli", "worker", "--max-idle", idle],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

@@ -50,7 +50,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("e2e_home")
     port = _free_port()
-    env = dict(os.environ, RECSYS_HOME=str(home), RECSYS_DATABASE_URL=f"sqlite:///{home}/e2e.db")
+    env = dict(
+        os.environ,
+        RECSYS_HOME=str(home),
+        RECSYS_DATABASE_URL=f"sqlite:///{home}/e2e.db",
+        RECSYS_WORKER_IDLE_EXIT_S="20",  # the worker the app starts exits soon after the test
+    )
     log = open(home / "streamlit.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
