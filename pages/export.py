@@ -1,0 +1,138 @@
+"""Export page: top-K tables of finished runs as CSV, Parquet or a database table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from db.runs import Run
+from pages._ui import dataset_picker, get_store
+from recsys_core.columns import Columns
+from recsys_core.errors import InputError
+from recsys_core.evaluation import Split
+from recsys_core.export import export_table, to_csv_bytes, to_parquet_bytes, write_db_table
+from recsys_core.jobs import preview as core
+from recsys_core.jobs.analysis import list_runs
+from recsys_core.jobs.runs import get_run
+
+ALL, BUCKET, PASTED = "All test users", "Users by activity", "A list of user ids"
+PREVIEW_ROWS = 1_000
+
+
+@st.cache_resource(show_spinner="Recomputing the run's split…", max_entries=4)
+def _split(url: str, run_id: int) -> Split:
+    return core.run_split(get_store(), get_run(get_store(), run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _groups(url: str, run_id: int) -> dict[str, list[str]]:
+    return core.activity_groups(_split(url, run_id))
+
+
+@st.cache_data(show_spinner="Collecting the lists…", max_entries=8)
+def _table(
+    url: str, run_ids: tuple[int, ...], k: int, users: tuple[str, ...] | None
+) -> pd.DataFrame:
+    return export_table(get_store(), run_ids, k, users)
+
+
+def pick_runs(dataset_id: int, version_id: int) -> list[Run]:
+    runs = [r for r in list_runs(get_store(), dataset_id) if r.version_id == version_id]
+    options = core.run_options(runs)
+    if not options:
+        st.info("No finished runs on this dataset version yet: queue some on the Train page.")
+        return []
+    chosen = st.multiselect("Runs", list(options), default=list(options)[:1], key="export_runs")
+    if not chosen:
+        st.info("Pick at least one run.")
+    return [options[c] for c in chosen]
+
+
+def pick_users(runs: list[Run]) -> tuple[str, ...] | None:
+    """None for every test user, else the chosen ids (activity bucket or a pasted list)."""
+    who = st.radio("Users", [ALL, BUCKET, PASTED], horizontal=True, key="export_who")
+    if who == BUCKET:
+        groups = _groups(get_store().url, runs[0].id)
+        label = st.selectbox(
+            "Training interactions per user",
+            list(groups),
+            format_func=lambda g: f"{g} ({len(groups[g]):,} users)",
+            key="export_bucket",
+        )
+        return tuple(groups[label])
+    if who == PASTED:
+        text = st.text_area("User ids (comma, space or one per line)", key="export_ids")
+        return tuple(core.parse_user_ids(text))
+    return None
+
+
+def downloads(table: pd.DataFrame) -> None:
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        "Download CSV",
+        to_csv_bytes(table),
+        file_name="recommendations.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        help="Cells a spreadsheet would run as a formula (=, +, -, @) are prefixed with '.",
+    )
+    c2.download_button(
+        "Download Parquet",
+        to_parquet_bytes(table),
+        file_name="recommendations.parquet",
+        mime="application/vnd.apache.parquet",
+        icon=":material/download:",
+    )
+
+
+def to_database(table: pd.DataFrame) -> None:
+    with st.form("export_db"):
+        name = st.text_input("Table name", value="recommendations", key="export_name")
+        pressed = st.form_submit_button("Write to the database", icon=":material/save:")
+    if not pressed:
+        return
+    try:
+        n = write_db_table(get_store(), name, table)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    st.success(
+        f"Wrote {n:,} rows under the name '{name.strip()}' (table exported_recommendations)."
+    )
+
+
+def export(runs: list[Run]) -> None:
+    top_n = core.stored_top_n(runs)
+    k = st.number_input(f"K (at most {top_n}, the top-N stored)", 1, top_n, min(10, top_n))
+    users = pick_users(runs)
+    if users is not None and not users:
+        st.info("Paste at least one user id.")
+        return
+    try:
+        table = _table(get_store().url, tuple(r.id for r in runs), int(k), users)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    if users is not None and (missing := core.unmatched_ids(table, users)):
+        st.warning(
+            f"{len(missing):,} id(s) have no recommendations (unknown, or not test users of "
+            f"these runs): {', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}"
+        )
+    st.caption(
+        f"{len(table):,} rows, {table[Columns.user].nunique():,} users"
+        + (f"; showing the first {PREVIEW_ROWS:,}" if len(table) > PREVIEW_ROWS else "")
+    )
+    st.dataframe(table.head(PREVIEW_ROWS), hide_index=True, width="stretch")
+    if table.empty:
+        return
+    downloads(table)
+    to_database(table)
+
+
+st.title("Export")
+picked = dataset_picker("export")
+if picked is not None:
+    ds, version = picked
+    chosen = pick_runs(ds.id, version.id)
+    if chosen:
+        export(chosen)

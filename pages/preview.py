@@ -1,0 +1,136 @@
+"""Preview page: one user's history, held-out items and several runs' lists side by side."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from db.runs import Run
+from pages._ui import dataset_picker, get_store
+from recsys_core.errors import InputError
+from recsys_core.evaluation import Split
+from recsys_core.jobs import preview as core
+from recsys_core.jobs.analysis import display_label, list_runs
+from recsys_core.jobs.runs import get_run
+
+MAX_RUNS = 4
+#: A soft green that reads on light and dark themes.
+HIT_STYLE = "background-color: rgba(33, 195, 84, 0.25)"
+
+
+@st.cache_resource(show_spinner="Recomputing the run's split…", max_entries=4)
+def _split(url: str, run_id: int) -> Split:
+    return core.run_split(get_store(), get_run(get_store(), run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _test_users(url: str, run_id: int) -> list[str]:
+    return core.held_out_users(_split(url, run_id))
+
+
+@st.cache_data(show_spinner="Loading the stored lists…", max_entries=8)
+def _recommendations(url: str, run_id: int) -> pd.DataFrame:
+    return core.run_recommendations(get_store(), run_id)
+
+
+def pick_runs(dataset_id: int, version_id: int) -> list[Run]:
+    runs = [r for r in list_runs(get_store(), dataset_id) if r.version_id == version_id]
+    options = core.run_options(runs)
+    if not options:
+        st.info("No finished runs on this dataset version yet: queue some on the Train page.")
+        return []
+    chosen = st.multiselect(
+        f"Runs (up to {MAX_RUNS})",
+        list(options),
+        default=list(options)[:2],
+        max_selections=MAX_RUNS,
+        key="preview_runs",
+    )
+    if not chosen:
+        st.info("Pick at least one run.")
+    return [options[c] for c in chosen]
+
+
+def pick_user(users: list[str]) -> str:
+    """A search box over the test users and a select of the matches (the typed id if none)."""
+    c1, c2 = st.columns([1, 2])
+    query = c1.text_input("Find a user", placeholder="user id or part of it", key="preview_q")
+    matches = core.find_users(users, query)
+    if not matches:
+        return query.strip()
+    label = f"User ({len(users):,} test users)" if not query else f"User ({len(matches)} found)"
+    return str(c2.selectbox(label, matches, key="preview_user"))
+
+
+def show_user(view: core.UserView) -> None:
+    c1, c2 = st.columns(2)
+    c1.markdown(f"**Training history** of user `{view.user}`: {len(view.history):,} interactions")
+    c1.dataframe(view.history, hide_index=True, height=320, width="stretch")
+    c2.markdown(f"**Held-out test items**: {len(view.held_out):,} (recommending these is a hit)")
+    c2.dataframe(view.held_out, hide_index=True, height=320, width="stretch")
+
+
+def show_lists(lists: dict[str, pd.DataFrame], k: int) -> None:
+    st.subheader(f"Top {k} of each run")
+    for col, (label, frame) in zip(st.columns(len(lists)), lists.items(), strict=True):
+        n_hits = int((frame["hit"] == core.HIT).sum())
+        col.markdown(f"**{label}**: {n_hits} hit(s) in the top {k}")
+        if frame.empty:
+            col.caption("This run stored no list for the user.")
+            continue
+        styled = frame.style.apply(_highlight_hits, axis=1).format(precision=4)
+        col.dataframe(styled, hide_index=True, width="stretch")
+
+
+def _highlight_hits(row: pd.Series) -> list[str]:
+    return [HIT_STYLE if row["hit"] == core.HIT else ""] * len(row)
+
+
+def show_overlap(lists: dict[str, pd.DataFrame]) -> None:
+    if len(lists) < 2:
+        return
+    overlap = core.list_overlap({label: f["item_id"].tolist() for label, f in lists.items()})
+    st.subheader("How much the lists agree")
+    c1, c2 = st.columns(2)
+    fig = px.imshow(overlap.jaccard, text_auto=".2f", zmin=0, zmax=1, aspect="auto")
+    fig.update_layout(title="Jaccard overlap (shared / all distinct items)")
+    c1.plotly_chart(fig, width="stretch")
+    c2.markdown("**Items shared by each pair of lists**")
+    c2.dataframe(overlap.shared, width="stretch")
+
+
+def preview(runs: list[Run]) -> None:
+    url = get_store().url
+    ref = runs[0]
+    if len({core.split_key(r) for r in runs}) > 1:
+        st.warning(
+            f"These runs used different splits: test users, held-out items and hits come from "
+            f"the split of {display_label(ref)}."
+        )
+    parts = _split(url, ref.id)
+    user = pick_user(_test_users(url, ref.id))
+    if not user:
+        st.info("Type a user id above or pick one from the list.")
+        return
+    try:
+        view = core.user_view(parts, user)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    show_user(view)
+    top_n = core.stored_top_n(runs)
+    k = st.slider("List length K", 1, top_n, min(10, top_n), key="preview_k") if top_n > 1 else 1
+    recs = {display_label(r): _recommendations(url, r.id) for r in runs}
+    lists = core.user_lists(recs, view, k, parts.train.item_features)
+    show_lists(lists, k)
+    show_overlap(lists)
+
+
+st.title("Preview")
+picked = dataset_picker("preview")
+if picked is not None:
+    ds, version = picked
+    chosen = pick_runs(ds.id, version.id)
+    if chosen:
+        preview(chosen)

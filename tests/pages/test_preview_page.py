@@ -1,0 +1,96 @@
+"""AppTest of the Preview page: a user's history, held-out items, lists with hits, overlap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys_core.columns import Columns
+from recsys_core.jobs.analysis import display_label
+from recsys_core.jobs.preview import run_recommendations, run_split
+
+if TYPE_CHECKING:
+    from tests.pages.conftest import Workspace
+
+
+@pytest.fixture(scope="module")
+def known_hit(workspace: Workspace) -> tuple[str, str, set[str]]:
+    """A user, a held-out item most_popular put in their top 10, and all their test items."""
+    run = workspace.runs["most_popular"]
+    store = workspace.store()
+    parts = run_split(store, run)
+    test = parts.test.to_frame()
+    recs = run_recommendations(store, run.id)
+    top = recs[recs[Columns.rank] <= 10].merge(test, on=[Columns.user, Columns.item])
+    user, item = top[Columns.user].iloc[0], top[Columns.item].iloc[0]
+    store.dispose()
+    return user, item, set(test.loc[test[Columns.user] == user, Columns.item])
+
+
+def _open_for(open_page: Callable[[str], AppTest], workspace: Workspace, user: str) -> AppTest:
+    at = open_page("preview")
+    runs = [display_label(workspace.runs[n]) for n in ("most_popular", "item_knn")]
+    at.multiselect(key="preview_runs").set_value(runs)
+    at.text_input(key="preview_q").set_value(user)
+    return at.run()
+
+
+def _lists(at: AppTest) -> list[pd.DataFrame]:
+    return [d.value for d in at.dataframe if "hit" in d.value.columns]
+
+
+def test_known_hit_is_marked_and_only_held_out_items_are(
+    open_page: Callable[[str], AppTest], workspace: Workspace, known_hit: tuple
+) -> None:
+    user, item, held_out = known_hit
+    at = _open_for(open_page, workspace, user)
+    assert not at.exception
+    assert at.selectbox(key="preview_user").value == user
+    popular, knn = _lists(at)
+    assert popular.loc[popular[Columns.item] == item, "hit"].item() == "✓"
+    for frame in (popular, knn):
+        assert len(frame) == 10 and frame[Columns.rank].tolist() == list(range(1, 11))
+        marked = set(frame.loc[frame["hit"] == "✓", Columns.item])
+        assert marked == set(frame[Columns.item]) & held_out
+    n_hits = (popular["hit"] == "✓").sum()
+    assert any(f"most_popular (#1)**: {n_hits} hit(s)" in m.value for m in at.markdown)
+
+
+def test_history_and_held_out_items_carry_item_metadata(
+    open_page: Callable[[str], AppTest], workspace: Workspace, known_hit: tuple
+) -> None:
+    user, _, held_out = known_hit
+    at = _open_for(open_page, workspace, user)
+    history, test_side = (d.value for d in at.dataframe[:2])
+    assert set(test_side[Columns.item]) == held_out
+    assert not set(history[Columns.item]) & held_out  # a random holdout never repeats a pair
+    assert {"title", "category"} <= set(history.columns)
+    assert history["title"].notna().all()
+
+
+def test_overlap_counts_are_symmetric_with_list_lengths_on_the_diagonal(
+    open_page: Callable[[str], AppTest], workspace: Workspace, known_hit: tuple
+) -> None:
+    at = _open_for(open_page, workspace, known_hit[0])
+    popular, knn = _lists(at)
+    shared = at.dataframe[-1].value
+    labels = [display_label(workspace.runs[n]) for n in ("most_popular", "item_knn")]
+    assert shared.loc[labels[0], labels[0]] == 10
+    both = len(set(popular[Columns.item]) & set(knn[Columns.item]))
+    assert shared.loc[labels[0], labels[1]] == shared.loc[labels[1], labels[0]] == both
+
+
+def test_unknown_user_gets_a_clear_message(
+    open_page: Callable[[str], AppTest], workspace: Workspace
+) -> None:
+    at = _open_for(open_page, workspace, "no-such-user")
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "No user 'no-such-user' in this dataset. Ids are matched exactly (case matters); "
+        "pick one from the list of test users."
+    ]
+    assert not _lists(at)
