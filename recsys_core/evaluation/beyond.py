@@ -208,7 +208,11 @@ def item_feature_matrix(
     for col in chosen:
         series = frame[col]
         numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-        tokens = series.dropna().astype(str).str.split(sep, regex=False).explode().str.strip()
+        present = series.dropna()
+        lists = present.map(lambda v: isinstance(v, list | tuple | np.ndarray))
+        # list cells (multi-valued attributes as imported) explode as they are; text splits on sep
+        split = present[~lists].astype(str).str.split(sep, regex=False)
+        tokens = pd.concat([present[lists], split]).explode().dropna().astype(str).str.strip()
         tokens = tokens[tokens != ""]
         many = tokens.nunique() > max_distinct_share * max(series.notna().sum(), 1)
         if tokens.empty or (columns is None and (numeric or many)):

@@ -90,11 +90,15 @@ def ensure_worker(store: Store) -> bool:
     # The URL goes through the environment, not argv, so a password never shows in `ps`.
     env = dict(os.environ, RECSYS_DATABASE_URL=store.url_with_password)
     idle = os.environ.get("RECSYS_WORKER_IDLE_EXIT_S", "600")
-    subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "recsys_core.cli", "worker", "--max-idle", idle],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
         start_new_session=True,
     )
+    # Announce the child at once: page reruns in the seconds before it checks in itself
+    # would otherwise each start another worker. The placeholder ages out like any beat.
+    with store.session() as s:
+        RunRepository(s).beat_worker(f"starting-{proc.pid}", proc.pid, socket.gethostname())
     return True

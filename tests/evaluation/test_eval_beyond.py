@@ -192,3 +192,16 @@ def test_evaluate_ratings_missing_prediction_is_input_error():
     preds = pd.DataFrame({"user_id": [1], "item_id": [10], "score": [4.0]})
     with pytest.raises(InputError, match="no prediction"):
         evaluate_ratings(preds, truth)
+
+
+def test_item_feature_matrix_explodes_list_cells_like_split_text() -> None:
+    from recsys_core.evaluation.beyond import item_feature_matrix
+
+    ids = np.array(["a", "b", "c", "d", "e", "f"])
+    genres = [["x", "y"], ["y"], ["z", "x"], ["x"], ["y", "z"], ["z"]]
+    as_lists = pd.DataFrame({"genres": genres}, index=ids)
+    as_text = pd.DataFrame({"genres": ["|".join(g) for g in genres]}, index=ids)
+    m_lists = item_feature_matrix(as_lists, ids).toarray()
+    m_text = item_feature_matrix(as_text, ids).toarray()
+    assert m_lists.shape == (6, 3)  # three genres, not one token per combination
+    np.testing.assert_allclose(m_lists, m_text)

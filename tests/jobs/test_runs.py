@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import timedelta
 
@@ -179,3 +180,20 @@ def test_split_column_with_other_values_is_an_error(tmp_path) -> None:
     report = validate(raw, infer_mapping(raw.frame)).report
     (problem,) = [p for p in report.errors if p.code == "bad_split"]
     assert problem.count == 1 and problem.examples["line"].tolist() == [3]
+
+
+def test_ensure_worker_starts_one_worker_not_one_per_call(synth_store: Store, monkeypatch) -> None:
+    import os
+    import signal
+
+    from recsys_core.jobs.worker import ensure_worker
+
+    monkeypatch.setenv("RECSYS_WORKER_IDLE_EXIT_S", "1")
+    assert ensure_worker(synth_store) is True
+    assert ensure_worker(synth_store) is False  # the first one counts as alive already
+    with synth_store.session() as s:
+        live = RunRepository(s).live_workers(timedelta(seconds=15))
+    placeholder = next(w for w in live if w.startswith("starting-"))
+    pid = int(placeholder.split("-")[1])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
