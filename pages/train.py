@@ -11,6 +11,7 @@ from pages._ui import config_widgets, dataset_picker, get_store, load_version, v
 from recsys_core.errors import InputError
 from recsys_core.evaluation import timeline
 from recsys_core.evaluation.split_configs import (
+    ItemHoldout,
     KFold,
     LeaveLastN,
     Predefined,
@@ -29,6 +30,7 @@ SPLITS = {
     "Per-user leave-last-N": LeaveLastN,
     "User holdout (test users' latest share)": UserHoldout,
     "K-fold (one fold)": KFold,
+    "Cold items (hold out whole items)": ItemHoldout,
     "Predefined (the file's train/test column)": Predefined,
 }
 

@@ -36,6 +36,7 @@ from recsys_core.evaluation.segments import (
     segment_users,
 )
 from recsys_core.evaluation.significance import bootstrap_ci, holm, paired_tests
+from recsys_core.evaluation.split_configs import ItemHoldout
 from recsys_core.evaluation.splits import (
     KFold,
     LeaveLastN,
@@ -63,6 +64,7 @@ __all__ = [
     "GiniExposure",
     "HitRate",
     "IntraListDiversity",
+    "ItemHoldout",
     "KFold",
     "LeaveLastN",
     "Novelty",

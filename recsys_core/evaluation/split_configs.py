@@ -108,6 +108,26 @@ class UserHoldout(_SplitBase):
     )
 
 
+class ItemHoldout(_SplitBase):
+    """A share of items is set aside: all their interactions are test, none are train.
+
+    This measures cold-item recommendation (new products with metadata but no history); only
+    models with ``supports_cold_items`` can rank the held-out items, the others score about
+    0. A user whose every interaction falls on drawn items would reach test with no training
+    data, so such a user's items go back to train (the realised share can be a little lower).
+    """
+
+    kind: Literal["item_holdout"] = Field(
+        default="item_holdout", description="Protocol tag used in JSON."
+    )
+    test_item_fraction: float = Field(
+        default=0.1,
+        gt=0.0,
+        lt=1.0,
+        description="Share of the items with interactions whose interactions all go to test.",
+    )
+
+
 class KFold(_SplitBase):
     """Each user's shuffled pairs are dealt into n_folds folds; fold ``fold`` is test.
 
@@ -142,7 +162,7 @@ class Predefined(_SplitBase):
 
 
 SplitConfig = Annotated[
-    RandomHoldout | TemporalCutoff | LeaveLastN | UserHoldout | KFold | Predefined,
+    RandomHoldout | TemporalCutoff | LeaveLastN | UserHoldout | ItemHoldout | KFold | Predefined,
     Field(discriminator="kind"),
 ]
 

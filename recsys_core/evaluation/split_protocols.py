@@ -12,6 +12,7 @@ import pandas as pd
 from recsys_core.errors import InputError
 from recsys_core.evaluation._arrays import pair_codes
 from recsys_core.evaluation.split_configs import (
+    ItemHoldout,
     KFold,
     LeaveLastN,
     Predefined,
@@ -57,6 +58,8 @@ def test_mask(
         return Mask(_leave_last(ev.users, key, config.n, ev.n_users))
     if isinstance(config, UserHoldout):
         return Mask(_user_holdout(ev, config, rng))
+    if isinstance(config, ItemHoldout):
+        return Mask(_item_holdout(ev, config, rng))
     if isinstance(config, Predefined):
         return Mask(_predefined(is_test, len(ev.users), config.column))
     raise InputError(f"Unknown split protocol {type(config).__name__}.")
@@ -73,6 +76,8 @@ def validation_protocol(config: SplitConfig) -> SplitConfig:
         return UserHoldout(test_user_fraction=vf, holdout_fraction=config.holdout_fraction)
     if isinstance(config, KFold):
         return KFold(n_folds=max(2, round(1.0 / vf)), fold=0)
+    if isinstance(config, ItemHoldout):
+        return ItemHoldout(test_item_fraction=vf)
     return RandomHoldout(test_fraction=vf)
 
 
@@ -201,6 +206,25 @@ def _user_holdout(ev: Events, config: UserHoldout, rng: np.random.Generator) -> 
     order, su, pos, _ = _positions(ev.users, key, ev.n_users)
     n_hold = _stochastic_count(counts, config.holdout_fraction, rng, low=1)
     return _scatter(order, (pos < n_hold[su]) & chosen[su])
+
+
+def _item_holdout(ev: Events, config: ItemHoldout, rng: np.random.Generator) -> np.ndarray:
+    """Every interaction with a drawn item is test; drawn items of users left with nothing
+    in train go back to train (giving items back only adds training data, so one pass ends it).
+    """
+    eligible = np.flatnonzero(np.bincount(ev.items, minlength=ev.n_items))
+    n_pick = max(1, round(config.test_item_fraction * len(eligible)))
+    held = np.zeros(ev.n_items, dtype=bool)
+    held[rng.permutation(eligible)[:n_pick]] = True
+    on_held = held[ev.items]
+    has_train = np.bincount(ev.users[~on_held], minlength=ev.n_users) > 0
+    held[ev.items[on_held & ~has_train[ev.users]]] = False
+    if not held.any():
+        raise InputError(
+            "The item holdout found no item whose users all keep training data: choose a "
+            "larger test_item_fraction or data where users have more interactions."
+        )
+    return held[ev.items]
 
 
 def _predefined(is_test: object, n: int, column: str) -> np.ndarray:

@@ -36,7 +36,27 @@ def checkerboard_interactions() -> Interactions:
     frame = pd.DataFrame(
         {Columns.user: [f"u{u:02d}" for u in users], Columns.item: [f"i{i:02d}" for i in items]}
     )
-    return Interactions.from_frame(frame)
+    return Interactions.from_frame(frame, item_features=checkerboard_items())
+
+
+def checkerboard_items() -> pd.DataFrame:
+    """Item metadata that carries the group structure, for content models.
+
+    A genre per group, a title whose first word names the group (the second is unique to
+    the item), and a price range per group; nothing links items of different groups.
+    """
+    ids = np.arange(2 * GROUP_ITEMS)
+    group = ids // GROUP_ITEMS
+    return pd.DataFrame(
+        {
+            "title": [
+                f"{('alpha', 'beta')[g]} thing{i:02d}" for i, g in zip(ids, group, strict=True)
+            ],
+            "genre": [f"genre{g}" for g in group],
+            "price": 5.0 + 20.0 * group + ids % GROUP_ITEMS,
+        },
+        index=pd.Index([f"i{i:02d}" for i in ids], name=Columns.item),
+    )
 
 
 def own_group(user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
