@@ -9,14 +9,32 @@ from pydantic import ValidationError
 from recsys_core.errors import InputError
 from recsys_core.models.base import Recommender
 from recsys_core.models.bias import BiasBaseline
+from recsys_core.models.content import ContentBased
+from recsys_core.models.deep import Fusion, NeuMF, TwoTower
 from recsys_core.models.ease import EASE
+from recsys_core.models.hybrid import Hybrid
 from recsys_core.models.implicit_mf import ALS, BPR
 from recsys_core.models.knn import ItemKNN, UserKNN
 from recsys_core.models.popular import MostPopular, Random
 
 #: Every model the workbench offers, by its stable key (stored with runs; never rename one).
 REGISTRY: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (MostPopular, Random, ItemKNN, UserKNN, EASE, ALS, BPR, BiasBaseline)
+    cls.name: cls
+    for cls in (
+        MostPopular,
+        Random,
+        ItemKNN,
+        UserKNN,
+        EASE,
+        ALS,
+        BPR,
+        BiasBaseline,
+        Hybrid,
+        ContentBased,
+        NeuMF,
+        TwoTower,
+        Fusion,
+    )
 }
 
 

@@ -19,9 +19,20 @@ from recsys_core.models import REGISTRY, NotFittedError, Recommender
 #: default step is too small for 100 epochs over 168 interactions. ALS's default penalty and
 #: size are for MovieLens-sized data and would flatten or overfit a toy model. (ALS itself is
 #: reproducible on all threads: see test_implicit_mf.py.)
+_DEEP: dict[str, Any] = {
+    "learning_rate": 0.01,
+    "batch_size": 32,
+    "validation_fraction": 0.0,
+}
 TEST_PARAMS: dict[str, dict[str, Any]] = {
     "bpr": {"num_threads": 1, "learning_rate": 0.05},
     "als": {"reg": 0.1, "embedding_size": 4},
+    # A blend of an explaining, personalised model and a non-explaining, global one.
+    "hybrid": {"components": ["most_popular:0.2", "item_knn:1"]},
+    # Deep models: tiny vectors and few epochs (a second per fit), no early-stopping split.
+    "neumf": {"embedding_size": 4, "mlp_layers": [8], "epochs": 6, **_DEEP, "batch_size": 64},
+    "two_tower": {"embedding_size": 4, "tower_layers": [8], "text_dim": 4, "epochs": 8, **_DEEP},
+    "fusion": {"embedding_size": 4, "tower_layers": [8], "text_dim": 4, "epochs": 8, **_DEEP},
 }
 
 

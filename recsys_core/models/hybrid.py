@@ -1,0 +1,364 @@
+"""Hybrids: blend models on a common per-user scale, and switch for cold users and items."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from recsys_core.data.interactions import Interactions
+from recsys_core.errors import InputError
+from recsys_core.models._blend import (
+    UNITS,
+    InstanceFlag,
+    Normalisation,
+    ShareProgress,
+    check_same_training,
+    normalise_scores,
+    shift_scale,
+)
+from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
+from recsys_core.progress import Progress, report
+
+#: Saved component state lives on the hybrid as ``c<index>__<attribute>`` (see ``_mirror``).
+_MIRRORED = re.compile(r"^c(\d+)__(.+_)$")
+
+
+class HybridComponent(BaseModel):
+    """One model of the blend: its registry key, its parameters and its weight.
+
+    A plain string ``"item_knn"`` or ``"item_knn:0.7"`` is accepted too, so a comma-separated
+    text field in a form is enough to describe a blend.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="Registry key of the component model, e.g. 'item_knn'.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The component's own parameters (its config fields); empty = its defaults.",
+    )
+    weight: float = Field(
+        default=1.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="Share of the component in the blend; weights are divided by their sum.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        if not isinstance(data, str):
+            return data
+        name, _, weight = data.partition(":")
+        return {"model": name.strip(), **({"weight": weight.strip()} if weight.strip() else {})}
+
+
+class SwitchingConfig(BaseModel):
+    """Which single component serves cold users and which one scores cold items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cold_user_model: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Index (from 0) of the component used alone for users with fewer than "
+            "cold_user_threshold training items; empty = every user gets the blend."
+        ),
+    )
+    cold_user_threshold: int = Field(
+        5, ge=1, description="Users with fewer distinct training items than this are cold."
+    )
+    cold_items_from: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Index of a component that scores cold items (from their features); its scores "
+            "alone rank the items without training interactions. Empty = blend them too."
+        ),
+    )
+
+
+def _default_components() -> list[HybridComponent]:
+    return [HybridComponent(model="item_knn", weight=0.8), HybridComponent(model="most_popular")]
+
+
+class HybridConfig(RecommenderConfig):
+    """The blend: components with weights, a per-user normalisation and optional switching."""
+
+    components: list[HybridComponent] = Field(
+        default_factory=_default_components,
+        min_length=1,
+        description="Models blended, each {model, params, weight}; written 'item_knn:0.7' too.",
+    )
+    normalisation: Normalisation = Field(
+        "minmax",
+        description=(
+            "Puts every component on one scale per user before weighting: minmax to [0, 1], "
+            "zscore to mean 0 / sd 1, rank to the item's rank share in [0, 1] (robust to "
+            "outlying scores). Computed over the whole catalogue."
+        ),
+    )
+    switching: SwitchingConfig | None = Field(
+        None, description="Serve cold users or cold items with one component alone; empty = off."
+    )
+
+    @model_validator(mode="after")
+    def _check_components(self) -> HybridConfig:
+        """Build every component now, so a bad blend fails in the form, not in a run."""
+        if sum(c.weight for c in self.components) <= 0:
+            raise ValueError("at least one component needs a weight above 0")
+        models = [build_component(self, i) for i in range(len(self.components))]
+        sw = self.switching
+        for index in (sw.cold_user_model, sw.cold_items_from) if sw else ():
+            if index is not None and index >= len(models):
+                raise ValueError(f"switching names component {index}; there are {len(models)}")
+        if (
+            sw
+            and sw.cold_items_from is not None
+            and not models[sw.cold_items_from].supports_cold_items
+        ):
+            name = self.components[sw.cold_items_from].model
+            raise ValueError(f"cold_items_from: {name!r} cannot score items it never saw")
+        return self
+
+
+def build_component(config: HybridConfig, index: int) -> Recommender:
+    """An unfitted component; it inherits the hybrid's seed unless its params set one."""
+    from recsys_core.models.registry import make_model  # the registry imports this module
+
+    comp = config.components[index]
+    return make_model(comp.model, {"random_state": config.random_state, **comp.params})
+
+
+def _active(model: Hybrid) -> list[Recommender]:
+    """Components that can decide a score: positive weight or named by switching."""
+    comps = model.components_or_prototypes()
+    keep = {i for i, c in enumerate(model.config.components) if c.weight > 0}
+    sw = model.config.switching
+    if sw is not None:
+        keep |= {i for i in (sw.cold_user_model, sw.cold_items_from) if i is not None}
+    return [comps[i] for i in sorted(keep)]
+
+
+def _blended_cold_items(model: Hybrid) -> bool:
+    sw = model.config.switching
+    if sw is not None and sw.cold_items_from is not None:
+        return True
+    comps = model.components_or_prototypes()
+    return any(c.supports_cold_items for c, w in zip(comps, model.weights(), strict=True) if w)
+
+
+class Hybrid(Recommender):
+    """A weighted blend of models, each normalised per user, with optional cold-start switches.
+
+    ``score(u, i) = sum_c w_c * norm_c(u, i)`` with weights divided by their sum, where
+    ``norm_c(u, .)`` is component c's scores for user u normalised over the whole catalogue
+    (so models on different scales blend fairly and ``score(u, items)`` equals a column
+    subset of ``score(u)``). A cold user (fewer than ``cold_user_threshold`` distinct
+    training items) gets ``norm`` of the cold-user component alone; items without training
+    interactions get ``norm`` of the ``cold_items_from`` component alone.
+
+    Component state is mirrored on the hybrid as ``c<index>__<attribute>`` arrays, so the
+    base class saves a hybrid in one ``.npz`` and loading rebuilds the components from it.
+    """
+
+    name: ClassVar[str] = "hybrid"
+    config_class: ClassVar[type[RecommenderConfig]] = HybridConfig
+    # Flags follow the components: a bool on the class, computed on an instance.
+    supports_cold_items = InstanceFlag(False, _blended_cold_items)
+    personalized = InstanceFlag(True, lambda m: any(c.personalized for c in _active(m)))
+    explains = InstanceFlag(
+        False, lambda m: m.config.normalisation != "rank" and all(c.explains for c in _active(m))
+    )
+
+    config: HybridConfig
+
+    def __init__(self, config: RecommenderConfig | None = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        self._components: list[Recommender] | None = None
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_fitted(
+        cls,
+        models: Sequence[Recommender],
+        weights: Sequence[float],
+        normalisation: Normalisation = "minmax",
+        *,
+        switching: SwitchingConfig | dict[str, Any] | None = None,
+        random_state: int = 42,
+    ) -> Hybrid:
+        """A hybrid of models already fitted on the same training data (e.g. stored runs).
+
+        Raises:
+            InputError: no models, weights not matching them, an unfitted or unregistered
+                model, models fitted on different id spaces (datasets or versions) or on
+                different training interactions (splits), or an invalid blend.
+        """
+        if not models or len(models) != len(weights):
+            raise InputError(
+                f"Give one weight per model; got {len(models)} model(s), {len(weights)} weight(s)."
+            )
+        check_same_training(models)
+        spec = {
+            "random_state": random_state,
+            "normalisation": normalisation,
+            "switching": switching,
+            "components": [
+                {"model": m.name, "params": m.config.model_dump(mode="json"), "weight": w}
+                for m, w in zip(models, weights, strict=True)
+            ],
+        }
+        try:
+            config = HybridConfig.model_validate(spec)
+        except ValidationError as exc:
+            raise InputError(f"Cannot blend these models: {exc}") from exc
+        hybrid = cls(config)
+        hybrid.train_ = models[0].train_
+        hybrid._components = list(models)
+        hybrid._learn_activity(hybrid.train_)
+        hybrid._mirror()
+        return hybrid
+
+    def _fit(self, train: Interactions, progress: Progress | None) -> None:
+        self._components = None
+        n = len(self.config.components)
+        comps = [build_component(self.config, i) for i in range(n)]
+        for i, comp in enumerate(comps):
+            share = None if progress is None else ShareProgress(progress, i, n, comp.name)
+            comp.fit(train, progress=share)
+        self._components = comps
+        self._learn_activity(train)
+        self._mirror()
+        report(progress, n * UNITS, n * UNITS, "components fitted")
+
+    def _learn_activity(self, train: Interactions) -> None:
+        m = train.matrix
+        self.user_counts_ = np.diff(m.indptr).astype(np.int64)
+        self.cold_items_ = np.bincount(m.indices, minlength=train.n_items) == 0
+
+    def _mirror(self) -> None:
+        """Copy (by reference) every component's learned attributes onto the hybrid."""
+        for key in [k for k in vars(self) if _MIRRORED.match(k)]:
+            delattr(self, key)
+        for index, comp in enumerate(self._components or ()):
+            for key, value in vars(comp).items():
+                if key.endswith("_") and not key.startswith("_") and key != "train_":
+                    setattr(self, f"c{index}__{key}", value)
+
+    def components(self) -> list[Recommender]:
+        """The fitted components, rebuilt from the mirrored state after :meth:`load`."""
+        if self._components is None:
+            train = self._train()
+            comps = [build_component(self.config, i) for i in range(len(self.config.components))]
+            for key, value in vars(self).items():
+                if match := _MIRRORED.match(key):
+                    setattr(comps[int(match[1])], match[2], value)
+            for comp in comps:
+                comp.train_ = train
+            self._components = comps
+        return self._components
+
+    def components_or_prototypes(self) -> list[Recommender]:
+        """Fitted components when fitted, else unfitted ones (enough to read their flags)."""
+        if self.fitted:
+            return self.components()
+        return [build_component(self.config, i) for i in range(len(self.config.components))]
+
+    def weights(self) -> np.ndarray:
+        """Component weights divided by their sum (float64)."""
+        w = np.array([c.weight for c in self.config.components], dtype=np.float64)
+        return w / w.sum()
+
+    def save(self, path: Any) -> None:
+        """As :meth:`Recommender.save`, after refreshing the mirrored component state."""
+        self.components()
+        self._mirror()
+        super().save(path)
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+        comps, weights, sw = self.components(), self.weights(), self.config.switching
+        cold_user_model = None if sw is None else sw.cold_user_model
+        cold_item_model = None if sw is None else sw.cold_items_from
+        cold_users = np.zeros(len(users), dtype=bool)
+        if sw is not None and cold_user_model is not None:
+            cold_users = self.user_counts_[users] < sw.cold_user_threshold
+        out = np.zeros((len(users), self.n_items), dtype=np.float32)
+        overrides: dict[int, np.ndarray] = {}
+        for index, comp in enumerate(comps):  # a loop over a few components
+            alone = index in (cold_user_model, cold_item_model)
+            if weights[index] == 0 and not alone:
+                continue
+            normed = normalise_scores(comp.score(users), self.config.normalisation)
+            out += np.float32(weights[index]) * normed
+            if alone:
+                overrides[index] = normed
+        if cold_user_model is not None and cold_users.any():
+            out[cold_users] = overrides[cold_user_model][cold_users]
+        if cold_item_model is not None and self.cold_items_.any():
+            out[:, self.cold_items_] = overrides[cold_item_model][:, self.cold_items_]
+        return out if items is None else out[:, items]
+
+    def _effective_weights(self, user: int, item: int) -> np.ndarray:
+        """Weight of each component in ``score(user, item)``, switching included."""
+        sw = self.config.switching
+        w = self.weights()
+        if sw is None:
+            return w
+        if sw.cold_items_from is not None and self.cold_items_[item]:
+            return np.eye(len(w))[sw.cold_items_from]
+        if sw.cold_user_model is not None and self.user_counts_[user] < sw.cold_user_threshold:
+            return np.eye(len(w))[sw.cold_user_model]
+        return w
+
+    # ------------------------------------------------------------------ explaining
+    def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """History items with their share of the score: the weighted, rescaled component parts.
+
+        Minmax and zscore shift every score of a user by the same amount, which belongs to no
+        history item: the parts add up to ``score(user, item) - score_offset(user, item)``,
+        and they order a user's items exactly as the score does.
+
+        Raises:
+            InputError: when a component that shapes the score cannot explain, or for rank
+                normalisation, which is not additive.
+        """
+        if not self.explains:
+            raise InputError(
+                f"This hybrid cannot explain its recommendations: every component must explain "
+                f"and normalisation must be minmax or zscore (it is "
+                f"{self.config.normalisation!r})."
+            )
+        hist, parts = [], []
+        for comp, w, (_, scale) in self._explained_terms(user, item):
+            h, p = comp.explain_parts(user, item)
+            hist.append(h)
+            parts.append(p * (w / scale))
+        items = np.concatenate(hist)
+        uniq, pos = np.unique(items, return_inverse=True)
+        return order_contributions(uniq, np.bincount(pos, weights=np.concatenate(parts)))
+
+    def score_offset(self, user: int, item: int) -> float:
+        """The part of ``score(user, item)`` no history item explains (the normalisation shift)."""
+        terms = self._explained_terms(user, item)
+        return float(-sum(w * shift / scale for _, w, (shift, scale) in terms))
+
+    def _explained_terms(
+        self, user: int, item: int
+    ) -> list[tuple[Recommender, float, tuple[float, float]]]:
+        weights = self._effective_weights(user, item)
+        method: Literal["minmax", "zscore"] = (
+            "zscore" if self.config.normalisation == "zscore" else "minmax"
+        )
+        out = []
+        for comp, w in zip(self.components(), weights, strict=True):
+            if w > 0:
+                shift, scale = shift_scale(comp.score(np.array([user])), method)
+                out.append((comp, float(w), (float(shift[0, 0]), float(scale[0, 0]))))
+        return out
