@@ -34,6 +34,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--queue", action="store_true", help="hand it to the worker and return")
     p.set_defaults(handler=cmd_train)
 
+    p = sub.add_parser("blend", parents=[common], help="a run blending finished runs")
+    p.add_argument("--runs", type=int, nargs="+", required=True)
+    p.add_argument("--weights", type=float, nargs="+")
+    p.add_argument("--normalisation", choices=["minmax", "zscore", "rank"], default="minmax")
+    p.add_argument("--label")
+    p.set_defaults(handler=cmd_blend)
+
+    p = sub.add_parser("rerank", parents=[common], help="a run re-ranking a finished run")
+    p.add_argument("--run", type=int, required=True)
+    p.add_argument("--plan", required=True, help='JSON, e.g. {"steps": [{"kind": "mmr"}]}')
+    p.add_argument("--candidates", type=int, default=100)
+    p.add_argument("--label")
+    p.set_defaults(handler=cmd_rerank)
+
     p = sub.add_parser("runs", parents=[common], help="list runs")
     p.set_defaults(handler=cmd_runs)
 
@@ -82,14 +96,41 @@ def cmd_train(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     if args.queue:
         run = jobs.submit(store, spec)
         return {"run_id": run.id, "status": run.status, "_text": f"Queued run {run.id}."}
+    return _finish(store, spec)
+
+
+def _finish(store: Store, spec: jobs.RunSpec) -> dict[str, Any]:
     run = jobs.train(store, spec)
     if run.status != "done":
         raise InputError(f"Run {run.id} {run.status}: {run.error}")
     metrics = run.summary.get("metrics", {})
-    text = f"Run {run.id} ({run.label}) done in {sum(run.timings.values()):.1f} s\n" + "\n".join(
+    text = f"Run {run.id} ({run.label}) done\n" + "\n".join(
         f"  {k:<14} {v:.4f}" for k, v in metrics.items()
     )
     return {"run_id": run.id, "status": run.status, "metrics": metrics, "_text": text}
+
+
+def cmd_blend(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.jobs.derived import derive_spec
+
+    spec = derive_spec(
+        store, "blend", args.runs, weights=args.weights, normalisation=args.normalisation,
+        label=args.label,
+    )  # fmt: skip
+    return _finish(store, spec)
+
+
+def cmd_rerank(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.jobs.derived import derive_spec
+
+    try:
+        plan = json.loads(args.plan)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--plan is not JSON: {exc}") from None
+    spec = derive_spec(
+        store, "rerank", [args.run], rerank=plan, n_candidates=args.candidates, label=args.label
+    )
+    return _finish(store, spec)
 
 
 def cmd_runs(args: argparse.Namespace, store: Store) -> dict[str, Any]:

@@ -33,6 +33,21 @@ class Cancelled(RecsysError):
     """Raised inside a run when the analyst cancelled it."""
 
 
+class DerivedSpec(BaseModel):
+    """A run made from finished runs: a weighted blend of them, or one of them re-ranked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["blend", "rerank"] = Field(description="Blend several runs or re-rank one.")
+    runs: list[int] = Field(min_length=1, description="Ids of the finished base runs.")
+    weights: list[float] = Field(default_factory=list, description="Blend weight per run.")
+    normalisation: Literal["minmax", "zscore", "rank"] = Field(
+        default="minmax", description="Per-user score normalisation before blending."
+    )
+    rerank: dict[str, Any] | None = Field(default=None, description="Re-ranking plan (JSON).")
+    n_candidates: int = Field(default=100, ge=1, le=5000, description="Candidates re-ranked.")
+
+
 class RunSpec(BaseModel):
     """Everything that determines a run's numbers: same spec, same results."""
 
@@ -51,6 +66,9 @@ class RunSpec(BaseModel):
     protocol: Literal["full", "sampled"] = Field(default="full", description="Ranking protocol.")
     n_recommendations: int = Field(default=50, ge=1, le=1000, description="Top-N stored per user.")
     label: str | None = Field(default=None, description="Display name; model name if unset.")
+    derived: DerivedSpec | None = Field(
+        default=None, description="Set for runs built from other runs (blend or re-rank)."
+    )
 
     def build_model(self) -> Recommender:
         """The configured model (seeded from ``seed`` unless params set random_state)."""
@@ -66,7 +84,8 @@ def parse_spec(values: dict[str, Any]) -> RunSpec:
         raise InputError("Invalid run: " + "; ".join(parts)) from None
     if min(spec.ks) < 1:
         raise InputError(f"k must be at least 1; got {min(spec.ks)}.")
-    spec.build_model()  # unknown model or parameter fails now, before anything is stored
+    if spec.derived is None:
+        spec.build_model()  # unknown model or parameter fails now, before anything is stored
     return spec
 
 
@@ -74,7 +93,8 @@ def submit(store: Store, spec: RunSpec) -> Run:
     """Queue a run for a worker; checks the dataset and model first, so bad specs store nothing."""
     ds, version = resolve(store, spec.dataset, spec.version)
     spec = spec.model_copy(update={"version": version.version})
-    spec.build_model()
+    if spec.derived is None:
+        spec.build_model()
     with store.session() as s:
         return RunRepository(s).create(
             dataset_id=ds.id,
@@ -152,10 +172,14 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
     progress.enter("splitting")
     parts = split_for(inter, spec.split, spec.seed)
     timings["load_split_s"] = time.perf_counter() - t0
-    model = spec.build_model()
     progress.enter("fitting")
     t1 = time.perf_counter()
-    model.fit(parts.train, progress=progress)
+    if spec.derived is None:
+        model = spec.build_model().fit(parts.train, progress=progress)
+    else:
+        from recsys_core.jobs.derived import derived_model
+
+        model = derived_model(store, spec.derived, parts.train)
     timings["fit_s"] = time.perf_counter() - t1
     progress.enter("evaluating")
     t2 = time.perf_counter()
@@ -176,7 +200,7 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
     recs = _recommendation_frame(parts.train, test_users, top_items, top_scores)
     recs = recs[recs[Columns.rank] <= spec.n_recommendations]
     segments = segment_report(parts, result.per_user, top_items, test_users, spec)
-    artifact, digest = _save_artifact(model, run.id)
+    artifact, digest = _save_artifact(model, run.id) if model_saves(spec) else (None, None)
     return {
         "metrics": _with_ci(result.per_user, result.summary, spec.seed),
         "per_user": result.per_user,
@@ -229,6 +253,11 @@ def _with_ci(per_user: pd.DataFrame, summary: pd.DataFrame, seed: int) -> pd.Dat
             if len(values) > 1:
                 out.loc[label, ["ci_low", "ci_high"]] = bootstrap_ci(values, random_state=seed)
     return out
+
+
+def model_saves(spec: RunSpec) -> bool:
+    """Re-ranked runs keep no file of their own: the base run's model plus the plan rebuild it."""
+    return spec.derived is None or spec.derived.kind != "rerank"
 
 
 def artifacts_dir() -> Path:
@@ -293,8 +322,18 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def load_model(run: Run) -> Recommender:
-    """Load a run's model after checking its checksum: only files the workbench wrote load."""
+def load_model(run: Run, store: Store | None = None) -> Recommender:
+    """Load a run's model after checking its checksum: only files the workbench wrote load.
+
+    A re-ranked run is rebuilt from its base run's model and its plan (``store`` needed).
+    """
+    spec = RunSpec.model_validate(run.spec)
+    if run.status == DONE and spec.derived is not None and spec.derived.kind == "rerank":
+        from recsys_core.jobs.derived import reranked
+
+        if store is None:
+            raise InputError(f"Run {run.id} is a re-ranking: loading it needs the store.")
+        return reranked(spec.derived, load_model(get_run(store, spec.derived.runs[0]), store))
     if run.status != DONE or not run.artifact_path or not run.artifact_sha256:
         raise InputError(f"Run {run.id} has no saved model (status {run.status}).")
     path = Path(run.artifact_path)

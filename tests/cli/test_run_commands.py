@@ -101,3 +101,25 @@ def test_bad_run_input_exits_2_and_stores_nothing(capsys, db, argv, needle) -> N
     assert code == 2 and needle in err, err
     code, listing, _ = run(capsys, "runs", "--db", db, "--json")
     assert listing["runs"] == []
+
+
+def test_blend_and_rerank_commands(capsys, db) -> None:
+    ids = []
+    for model in ("item_knn", "most_popular"):
+        code, out, err = run(
+            capsys, "train", "--dataset", "s", "--model", model, "--db", db, "--json"
+        )
+        assert code == 0, err
+        ids.append(str(out["run_id"]))
+    code, out, err = run(
+        capsys, "blend", "--runs", *ids, "--weights", "0.7", "0.3", "--db", db, "--json"
+    )
+    assert code == 0, err
+    assert 0 < out["metrics"]["NDCG@10"] <= 1
+    plan = '{"steps": [{"kind": "mmr", "lambda_": 0.5}]}'
+    code, out, err = run(capsys, "rerank", "--run", ids[0], "--plan", plan, "--db", db, "--json")
+    assert code == 0, err
+    code, _, err = run(
+        capsys, "rerank", "--run", ids[0], "--plan", '{"steps": [{"kind": "x"}]}', "--db", db
+    )
+    assert code == 2 and "re-ranking plan" in err
