@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -110,6 +112,82 @@ def queue(dataset: str, version: int, split_part: dict, models: dict, evaluation
     st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id} {r.label}" for r in runs))
 
 
+RULES_EXAMPLE = '{"exclude": {"genres": ["Horror"]}, "boost": {"genres": {"Drama": 0.1}}}'
+
+
+def combine_section(dataset_id: int) -> None:
+    """Blend finished runs, or re-rank one: the result is a run of its own, queued like any."""
+    done = [r for r in list_runs(get_store(), dataset_id) if r.status == "done"]
+    if not done:
+        return
+    labels = {f"{r.label} (#{r.id})": r.id for r in done}
+    with st.expander("Combine finished runs: blend or re-rank", icon=":material/merge:"):
+        blend, rerank = st.tabs(["Blend", "Re-rank"])
+        with blend, st.form("blend"):
+            chosen = st.multiselect("Runs to blend (same split)", list(labels))
+            weights = st.text_input("Weights, one per run", placeholder="0.7, 0.3")
+            norm = st.selectbox("Score normalisation per user", ["minmax", "zscore", "rank"])
+            if st.form_submit_button("Queue the blend"):
+                _queue_derived(
+                    "blend",
+                    [labels[c] for c in chosen],
+                    weights=_floats(weights),
+                    normalisation=norm,
+                )
+        with rerank, st.form("rerank"):
+            base = st.selectbox("Run to re-rank", list(labels))
+            c1, c2 = st.columns(2)
+            mmr = c1.number_input("MMR lambda (1 = no diversification)", 0.0, 1.0, 0.7)
+            alpha = c2.number_input("Popularity penalty alpha (0 = none)", 0.0, 5.0, 0.0)
+            rules = st.text_area(
+                "Business rules (JSON, optional)",
+                placeholder=RULES_EXAMPLE,
+            )
+            if st.form_submit_button("Queue the re-ranking"):
+                plan = _rerank_plan(mmr, alpha, rules)
+                if plan is not None:
+                    _queue_derived("rerank", [labels[base]], rerank=plan)
+
+
+def _floats(text: str) -> list[float] | None:
+    try:
+        return [float(t) for t in text.replace(";", ",").split(",") if t.strip()] or None
+    except ValueError:
+        st.error(f"Weights must be numbers separated by commas; got {text!r}.")
+        return None
+
+
+def _rerank_plan(mmr: float, alpha: float, rules: str) -> dict | None:
+    steps: list[dict] = []
+    if rules.strip():
+        try:
+            steps.append({"kind": "business_rules", **json.loads(rules)})
+        except json.JSONDecodeError as exc:
+            st.error(f"Business rules are not valid JSON: {exc}")
+            return None
+    if alpha > 0:
+        steps.append({"kind": "popularity_penalty", "alpha": alpha})
+    if mmr < 1:
+        steps.append({"kind": "mmr", "lambda_": mmr})
+    if not steps:
+        st.error("Choose at least one re-ranking step.")
+        return None
+    return {"steps": steps}
+
+
+def _queue_derived(kind: str, run_ids: list[int], **options: object) -> None:
+    from recsys_core.jobs.derived import derive_spec
+
+    store = get_store()
+    try:
+        run = jobs.submit(store, derive_spec(store, kind, run_ids, **options))  # type: ignore[arg-type]
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    ensure_worker(store)
+    st.success(f"Queued run #{run.id}: {run.label}.")
+
+
 @st.fragment(run_every=2)
 def live_runs(dataset_id: int) -> None:
     """Active runs with progress bars and cancel buttons; refreshes itself every 2 s."""
@@ -158,4 +236,5 @@ if picked is not None:
     ready = split_part is not None and bool(models) and bool(evaluation["ks"])
     if st.button("Queue runs", type="primary", disabled=not ready, icon=":material/play_arrow:"):
         queue(ds.name, version.version, split_part or {}, models, evaluation)
+    combine_section(ds.id)
     live_runs(ds.id)

@@ -71,3 +71,19 @@ def test_a_failing_run_shows_its_error(store: Store) -> None:
     run_worker(store, once=True)
     app.run()
     assert any("no train/test column" in e.value for e in app.error)
+
+
+def test_rerank_form_queues_a_derived_run(store: Store) -> None:
+    from recsys_core.jobs import runs as jobs
+
+    base = jobs.train(store, jobs.parse_spec({"dataset": "syn", "model": "item_knn"}))
+    app = _app()
+    form_alpha = next(n for n in app.number_input if n.label.startswith("Popularity penalty"))
+    form_alpha.set_value(0.5)
+    next(b for b in app.button if b.label == "Queue the re-ranking").click().run()
+    assert not app.exception
+    assert any(f"re-ranked (#{base.id})" in s.value for s in app.success)
+    assert run_worker(store, once=True) == 1
+    derived = next(r for r in list_runs(store) if r.id != base.id)
+    assert derived.status == "done", derived.error
+    assert derived.spec["derived"]["rerank"]["steps"][0]["kind"] == "popularity_penalty"
