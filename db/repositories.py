@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.bulk import bulk_insert, bulk_select
@@ -146,6 +146,27 @@ class DatasetRepository:
                 "external_id": list(external_ids),
                 "attributes": attrs,
             },
+        )
+
+    def update_attributes(
+        self,
+        dataset_id: int,
+        kind: EntityKind,
+        codes: Sequence[int],
+        attributes: Sequence[dict[str, Any] | None],
+    ) -> None:
+        """Replace the attribute dicts of some entities (one executemany, by primary key)."""
+        table = _ENTITY[kind]
+        rows = [
+            {"dataset_id": dataset_id, "code": int(c), "attributes": a}
+            for c, a in zip(codes, attributes, strict=True)
+        ]
+        if rows:
+            self.s.execute(update(table), rows)
+
+    def set_source(self, dataset_id: int, source: dict[str, Any]) -> None:
+        self.s.execute(
+            update(DatasetTable).where(DatasetTable.id == dataset_id).values(source=source)
         )
 
     def read_entities(self, dataset_id: int, kind: EntityKind) -> pd.DataFrame:

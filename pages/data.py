@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages._media import media_tab
 from pages._ui import dataset_picker, get_store, load_version, model_form
 from recsys_core.data import clean
 from recsys_core.data.io import RawTable, read_table
@@ -275,10 +276,14 @@ def profile_tab() -> None:
 
 st.title("Data")
 datasets_overview()
-tab_import, tab_clean, tab_profile = st.tabs(["Import", "Clean", "Profile"])
+tab_import, tab_clean, tab_profile, tab_media = st.tabs(
+    ["Import", "Clean", "Profile", "Item modalities"]
+)
 with tab_import:
     import_tab()
 with tab_clean:
     clean_tab()
 with tab_profile:
     profile_tab()
+with tab_media:
+    media_tab()

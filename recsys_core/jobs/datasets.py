@@ -266,3 +266,30 @@ def clean_dataset(
             stats={"steps": [st.to_dict() for st in stats]},
         )
     return new, stats
+
+
+# --------------------------------------------------------------------------- item vectors
+def store_item_vectors(
+    store: Store, dataset: str | int, vectors: pd.Series, *, encoder: str, column: str = "image"
+) -> dict[str, int]:
+    """Store per-item vectors (e.g. image embeddings) as an item attribute of every version.
+
+    Items not in the dataset are counted and ignored; the encoder used is kept in the
+    dataset's source, so pages can say which one produced the vectors.
+    """
+    ds, _ = resolve(store, dataset)
+    if vectors.empty:
+        raise InputError("No vectors to attach.")
+    with store.session() as s:
+        repo = DatasetRepository(s)
+        items = repo.read_entities(ds.id, "item")
+        codes = pd.Index(items["external_id"]).get_indexer(pd.Index(vectors.index.astype(str)))
+        known = codes >= 0
+        old = items["attributes"].to_numpy(object)[codes[known]]
+        new = [
+            {**(a or {}), column: np.asarray(v, dtype=float).tolist()}
+            for a, v in zip(old, vectors.to_numpy(object)[known], strict=True)
+        ]
+        repo.update_attributes(ds.id, "item", codes[known].tolist(), new)
+        repo.set_source(ds.id, {**ds.source, f"{column}_encoder": encoder})
+    return {"attached": int(known.sum()), "unknown_items": int((~known).sum())}

@@ -143,3 +143,16 @@ def test_movielens_sample_import(store: Store) -> None:
     assert toy["title"] == "Toy Story (1995)"
     assert "Animation" in toy["genres"] and "pixar" in toy["tags"]
     assert isinstance(inter.to_frame(), pd.DataFrame)
+
+
+def test_store_item_vectors_round_trips_and_counts_unknown_items(store: Store, tmp_path) -> None:
+    jobs.import_dataset(store, "v", _small(tmp_path, BODY))
+    vectors = pd.Series(
+        {"i1": np.array([0.5, 1.0, 0.0]), "i2": np.array([1.0, 0.0, 0.25]), "zz": np.ones(3)}
+    )
+    counts = jobs.store_item_vectors(store, "v", vectors, encoder="uploaded vectors")
+    assert counts == {"attached": 2, "unknown_items": 1}
+    feats = jobs.load_interactions(store, "v").item_features
+    assert feats is not None
+    np.testing.assert_allclose(feats.loc["i2", "image"], [1.0, 0.0, 0.25])
+    assert jobs.resolve(store, "v")[0].source["image_encoder"] == "uploaded vectors"
