@@ -14,16 +14,19 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.models import REGISTRY, NotFittedError, Recommender
 
-#: Parameters for the contract tests where a default does not suit a 24 x 20 toy matrix.
-#: BPR's multi-threaded SGD (Hogwild) is not reproducible, so it runs on one thread, and its
-#: default step is too small for 100 epochs over 168 interactions. ALS's default penalty and
-#: size are for MovieLens-sized data and would flatten or overfit a toy model. (ALS itself is
-#: reproducible on all threads: see test_implicit_mf.py.)
+#: Shared by the deep models on the toy matrix: a larger step, small batches, and no
+#: early-stopping split (168 interactions leave too little to validate on).
 _DEEP: dict[str, Any] = {
     "learning_rate": 0.01,
     "batch_size": 32,
     "validation_fraction": 0.0,
 }
+
+#: Parameters for the contract tests where a default does not suit a 24 x 20 toy matrix.
+#: BPR's multi-threaded SGD (Hogwild) is not reproducible, so it runs on one thread, and its
+#: default step is too small for 100 epochs over 168 interactions. ALS's default penalty and
+#: size are for MovieLens-sized data and would flatten or overfit a toy model. (ALS itself is
+#: reproducible on all threads: see test_implicit_mf.py.)
 TEST_PARAMS: dict[str, dict[str, Any]] = {
     "bpr": {"num_threads": 1, "learning_rate": 0.05},
     "als": {"reg": 0.1, "embedding_size": 4},

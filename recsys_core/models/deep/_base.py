@@ -1,0 +1,182 @@
+"""The shared fit loop of the deep models: Keras trains, numpy scores from exported weights."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from recsys_core.data.interactions import Interactions
+from recsys_core.models.base import Recommender, RecommenderConfig
+from recsys_core.models.deep._keras import (
+    JIT_MIN_ROWS,
+    EpochMonitor,
+    State,
+    load_keras,
+    prepare_backend,
+    run_epochs,
+)
+from recsys_core.models.deep._validation import carve_validation
+from recsys_core.progress import Progress
+
+#: Learned attributes that are bookkeeping, not weights (kept out of the scoring state).
+_BOOKKEEPING = ("history_", "best_epoch_")
+
+
+class DeepConfig(RecommenderConfig):
+    """Training knobs every deep model shares (names shared with the other families)."""
+
+    embedding_size: int = Field(32, ge=1, le=1024, description="Size of the learned vectors.")
+    epochs: int = Field(
+        10, ge=1, le=1000, description="Most passes over the data; early stopping may end sooner."
+    )
+    learning_rate: float = Field(
+        0.001, gt=0.0, le=1.0, description="Adam step size; lower it if the loss jumps around."
+    )
+    reg: float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="L2 penalty on the embeddings used in each batch; raise it when overfitting.",
+    )
+    batch_size: int = Field(
+        1024, ge=2, le=65_536, description="Training examples per gradient step."
+    )
+    validation_fraction: float = Field(
+        0.1,
+        ge=0.0,
+        le=0.5,
+        description=(
+            "Share of each user's training pairs held out to pick the best epoch (early "
+            "stopping on validation NDCG). The model is then trained on the rest only; "
+            "0 trains on everything for exactly `epochs` epochs."
+        ),
+    )
+    patience: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Epochs without a better validation NDCG before training stops.",
+    )
+    validation_k: int = Field(
+        10, ge=1, le=1000, description="Cut-off K of the validation NDCG@K used for stopping."
+    )
+    num_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description=(
+            "CPU threads for TensorFlow; 0 uses every core. Applies from the first deep fit "
+            "of a process (TensorFlow cannot resize its thread pools later)."
+        ),
+    )
+
+
+class DeepRecommender(Recommender):
+    """Template for Keras models whose weights are exported to plain arrays after training.
+
+    Subclasses build the network, draw each epoch's examples and export the weights; the
+    base runs seeding, the self-carved validation split, the epoch loop with progress and
+    early stopping, and keeps the best epoch's arrays as attributes ``<key>_`` (which the
+    base class saves to ``.npz``). Scoring is numpy on those arrays, so a loaded model needs
+    no TensorFlow at all and returns exactly what the fitted one did.
+    """
+
+    config: DeepConfig
+
+    def _fit(self, train: Interactions, progress: Progress | None) -> None:
+        cfg = self.config
+        keras = load_keras()
+        prepare_backend(cfg.random_state, cfg.num_threads)
+        fit_on, holdout = carve_validation(
+            train, cfg.validation_fraction, cfg.validation_k, cfg.random_state
+        )
+        constants = self._prepare(fit_on)
+        rng = np.random.default_rng(cfg.random_state)
+        net = self._build(keras, fit_on, constants)
+
+        def validate(weights: State) -> float:
+            assert holdout is not None
+            state = self._derive({**constants, **weights})
+            return holdout.ndcg(lambda users: self._score_state(state, users, None))
+
+        monitor = EpochMonitor(
+            cfg.epochs,
+            cfg.patience,
+            progress,
+            None if holdout is None else validate,
+            f"NDCG@{cfg.validation_k}",
+        )
+        run_epochs(
+            net,
+            self._loss(keras),
+            monitor,
+            lambda _epoch: self._epoch_data(fit_on, constants, rng),
+            lambda: self._export(net),
+            cfg.batch_size,
+            cfg.learning_rate,
+            jit=self._rows_per_epoch(fit_on) >= JIT_MIN_ROWS,
+        )
+        assert monitor.best_state is not None  # at least one epoch ran
+        self._set_state(self._derive({**constants, **monitor.best_state}))
+        self.history_ = monitor.history_array()
+        self.best_epoch_ = monitor.best_epoch + 1
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _prepare(self, fit_on: Interactions) -> State:
+        """Constant arrays the network and the scorer need (e.g. encoded features)."""
+        return {}
+
+    @abstractmethod
+    def _build(self, keras: Any, fit_on: Interactions, constants: State) -> Any:
+        """The Keras network trained by the loop (outputs feed ``_loss``)."""
+
+    @abstractmethod
+    def _loss(self, keras: Any) -> Any:
+        """The loss ``(targets, outputs) -> scalar`` minimised with Adam."""
+
+    @abstractmethod
+    def _rows_per_epoch(self, fit_on: Interactions) -> int:
+        """Training rows one epoch feeds to Keras (decides whether XLA compiling pays)."""
+
+    @abstractmethod
+    def _epoch_data(
+        self, fit_on: Interactions, constants: State, rng: np.random.Generator
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """One epoch's inputs and targets, shuffled by ``rng``."""
+
+    @abstractmethod
+    def _export(self, net: Any) -> State:
+        """The trained weights as named float32 arrays."""
+
+    def _derive(self, state: State) -> State:
+        """Add arrays computed from the weights once (e.g. final tower outputs)."""
+        return state
+
+    @abstractmethod
+    def _score_state(self, state: State, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+        """Scores of ``users`` for all items (or ``items``) from a state dict, in numpy."""
+
+    # ------------------------------------------------------------------ state
+    def _set_state(self, state: State) -> None:
+        """Replace the learned arrays by ``state`` (stale keys of an earlier fit go)."""
+        for key in list(self._state()):
+            delattr(self, f"{key}_")
+        for key, value in state.items():
+            setattr(self, f"{key}_", np.ascontiguousarray(value))
+
+    def _state(self) -> State:
+        """The learned arrays by key (attribute name without the trailing ``_``)."""
+        return {
+            key[:-1]: value
+            for key, value in vars(self).items()
+            if key.endswith("_")
+            and not key.startswith("_")
+            and key not in _BOOKKEEPING
+            and isinstance(value, np.ndarray)
+        }
+
+    def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+        return self._score_state(self._state(), users, items)

@@ -1,0 +1,83 @@
+"""Two-tower retrieval: user and item towers trained with an in-batch softmax."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from recsys_core.data.interactions import Interactions
+from recsys_core.models.base import RecommenderConfig
+from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
+from recsys_core.models.deep._towers import (
+    TowerConfig,
+    TowerRecommender,
+    feature_mlp,
+    frozen_table,
+    maybe_normalize,
+    mlp_layer_names,
+    state_mlp_names,
+)
+
+
+class TwoTowerConfig(TowerConfig):
+    """Towers of id embeddings plus side-feature MLPs; see the fields for the loss options."""
+
+
+class TwoTower(TowerRecommender):
+    """User tower: user id embedding + MLP(user features); item tower: item id embedding +
+    MLP(all item blocks side by side).
+
+    The id embedding of an item (or user) without training interactions is zeroed, so such
+    an item is placed by its features alone instead of by a random vector: the model can
+    recommend new items when the item table describes them (``supports_cold_items``).
+    Without side tables it is a matrix factorisation trained with a sampled softmax.
+    """
+
+    name: ClassVar[str] = "two_tower"
+    config_class: ClassVar[type[RecommenderConfig]] = TwoTowerConfig
+    supports_cold_items: ClassVar[bool] = True
+
+    config: TwoTowerConfig
+
+    def _prepare(self, fit_on: Interactions) -> State:
+        state = super()._prepare(fit_on)
+        items = self._item_modalities(fit_on)
+        if items is not None:
+            blocks = [items.blocks[name] for name in sorted(items.blocks)]
+            state["item_features"] = np.hstack(blocks).astype(np.float32)
+        return state
+
+    def _build(self, keras: Any, fit_on: Interactions, constants: State) -> Any:
+        layers, seed = keras.layers, self.config.random_state
+        ids = keras.Input(shape=(), dtype="int32", name="item")
+        init = keras.initializers.RandomNormal(0.0, 0.05, seed=layer_seed(seed, 50))
+        vec = layers.Embedding(
+            fit_on.n_items, self.config.embedding_size, embeddings_initializer=init, name="item_id"
+        )(ids)
+        vec = vec * frozen_table(keras, "item_known_t", constants["item_known"][:, None])(ids)
+        if "item_features" in constants:
+            if self.config.id_dropout > 0:
+                vec = layers.Dropout(
+                    self.config.id_dropout, noise_shape=(None, 1), seed=layer_seed(seed, 51)
+                )(vec)
+            feats = frozen_table(keras, "item_table", constants["item_features"])(ids)
+            vec = vec + feature_mlp(keras, self.config, feats, "item_mlp", seed + 2)
+        item_tower = keras.Model(ids, vec, name="item_tower")
+        return self._training_net(keras, fit_on, constants, item_tower)
+
+    def _export(self, net: Any) -> State:
+        tower = net.get_layer("item_tower")
+        names = ["item_id", *mlp_layer_names(tower, "item_mlp")]
+        return {**self._export_user_tower(net), **layer_arrays(tower, names)}
+
+    def _derive(self, state: State) -> State:
+        vec = state["item_id_0"] * state["item_known"][:, None]
+        if "item_features" in state:
+            names = state_mlp_names(state, "item_mlp")
+            vec = vec + dense_stack(state, state["item_features"], names, last_linear=True)
+        return {
+            **state,
+            "user_vectors": self._user_vectors(state),
+            "item_vectors": maybe_normalize(vec, self.config.normalize),
+        }

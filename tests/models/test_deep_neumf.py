@@ -1,0 +1,84 @@
+"""NeuMF: negative sampling, and numpy scoring that reproduces the trained Keras network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_core.columns import Columns
+from recsys_core.data.interactions import Interactions
+from recsys_core.models.deep import NeuMF, neumf
+from recsys_core.models.deep._keras import load_keras, set_layer_arrays
+from recsys_core.models.deep.neumf import positive_pairs, sample_negatives
+
+TINY = {"embedding_size": 4, "batch_size": 64, "learning_rate": 0.01, "validation_fraction": 0.0}
+
+
+def test_positive_pairs_drop_repeats_and_sort_by_user_then_item() -> None:
+    frame = pd.DataFrame(
+        {Columns.user: ["b", "a", "b", "a", "b"], Columns.item: ["y", "z", "x", "z", "y"]}
+    )
+    users, items = positive_pairs(Interactions.from_frame(frame))
+    # a=0, b=1; x=0, y=1, z=2: a saw z (twice), b saw x and y (y twice)
+    assert users.tolist() == [0, 1, 1]
+    assert items.tolist() == [2, 0, 1]
+
+
+def test_negatives_are_never_seen_items(rng: np.random.Generator) -> None:
+    users = np.array([0, 0, 1])
+    codes = np.array([0 * 5 + 1, 0 * 5 + 3, 1 * 5 + 0])  # user 0 saw 1, 3; user 1 saw 0
+    neg_users, neg_items = sample_negatives(users, codes, 5, 50, rng)
+    assert neg_users.tolist() == [0] * 100 + [1] * 50
+    assert not np.isin(neg_items[:100], [1, 3]).any()
+    assert not (neg_items[100:] == 0).any()
+    assert set(neg_items[:100]) == {0, 2, 4}  # 100 draws reach every allowed item
+
+
+def test_a_user_who_saw_all_but_one_item_gets_that_one_as_negative(
+    rng: np.random.Generator,
+) -> None:
+    codes = np.array([0, 1, 2, 4])  # user 0 saw items 0, 1, 2, 4 of 5
+    _, neg_items = sample_negatives(np.array([0]), codes, 5, 20, rng)
+    assert (neg_items == 3).all()
+
+
+def _keras_scores(model: NeuMF, data: Interactions) -> np.ndarray:
+    """The trained architecture rebuilt in Keras from the stored arrays, run on all pairs."""
+    net = model._build(load_keras(), data, {})
+    set_layer_arrays(net, model._state())
+    users = np.repeat(np.arange(data.n_users), data.n_items).astype(np.int32)
+    items = np.tile(np.arange(data.n_items), data.n_users).astype(np.int32)
+    return np.asarray(net([users, items])).reshape(data.n_users, data.n_items)
+
+
+def test_numpy_scores_equal_the_keras_network_logits(checkerboard: Interactions) -> None:
+    model = NeuMF(mlp_layers=[8, 4], epochs=2, **TINY).fit(checkerboard)
+    expected = _keras_scores(model, checkerboard)
+    scores = model.score(np.arange(checkerboard.n_users))
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_scoring_in_small_chunks_gives_the_same_scores(
+    checkerboard: Interactions, monkeypatch: Any
+) -> None:
+    model = NeuMF(mlp_layers=[8], epochs=2, **TINY).fit(checkerboard)
+    users = np.arange(checkerboard.n_users)
+    whole = model.score(users)
+    monkeypatch.setattr(neumf, "PAIR_BUDGET", 1)  # one user per chunk
+    np.testing.assert_allclose(model.score(users), whole, rtol=1e-6, atol=1e-6)
+    cols = np.array([3, 17, 0])
+    np.testing.assert_allclose(model.score(users, cols), whole[:, cols], rtol=1e-6, atol=1e-6)
+
+
+def test_regularisation_shrinks_the_embeddings(checkerboard: Interactions) -> None:
+    loose = NeuMF(mlp_layers=[8], epochs=3, **{**TINY, "reg": 0.0}).fit(checkerboard)
+    tight = NeuMF(mlp_layers=[8], epochs=3, **{**TINY, "reg": 1.0}).fit(checkerboard)
+    assert np.abs(tight.gmf_user_0_).mean() < 0.1 * np.abs(loose.gmf_user_0_).mean()
+
+
+def test_config_rejects_an_empty_mlp() -> None:
+    with pytest.raises(ValueError, match="mlp_layers"):
+        NeuMF(mlp_layers=[])

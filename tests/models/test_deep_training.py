@@ -1,0 +1,147 @@
+"""Deep models: lazy TensorFlow, seeding, progress per epoch, cancelling, early stopping."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_core.columns import Columns
+from recsys_core.data.interactions import Interactions
+from recsys_core.errors import InputError
+from recsys_core.models.deep import NeuMF, TwoTower
+from recsys_core.models.deep._keras import EpochMonitor
+from recsys_core.models.deep._validation import carve_validation
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {"embedding_size": 4, "batch_size": 64, "learning_rate": 0.01, "validation_fraction": 0.0}
+
+
+@pytest.fixture(scope="module")
+def random_data() -> Interactions:
+    """300 users x 120 items, 20 random items each: no structure, so training overfits."""
+    rng = np.random.default_rng(5)
+    users = np.repeat(np.arange(300), 20)
+    items = np.concatenate([rng.choice(120, 20, replace=False) for _ in range(300)])
+    frame = pd.DataFrame({Columns.user: users, Columns.item: items})
+    return Interactions.from_frame(frame)
+
+
+def _run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_importing_registry_and_deep_models_does_not_import_tensorflow() -> None:
+    code = (
+        "import sys; import recsys_core.models.registry, recsys_core.models.deep;"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    assert _run(code) == "False False"
+
+
+def test_loaded_model_recommends_without_importing_tensorflow(
+    checkerboard: Interactions, tmp_path: Path
+) -> None:
+    """Scoring is numpy on the saved arrays: serving a model never pays TF's import."""
+    path = tmp_path / "neumf.npz"
+    model = NeuMF(mlp_layers=[8], epochs=2, **TINY).fit(checkerboard)
+    model.save(path)
+    code = (
+        "import sys; from recsys_core.models import Recommender;"
+        f"m = Recommender.load({str(path)!r}); r = m.recommend(['u00', 'u13'], 3);"
+        "print(r['item_id'].tolist(), 'tensorflow' in sys.modules)"
+    )
+    expected = model.recommend(["u00", "u13"], 3)[Columns.item].tolist()
+    assert _run(code) == f"{expected} False"
+
+
+def test_progress_is_called_once_per_epoch_with_the_loss(checkerboard: Interactions) -> None:
+    calls: list[tuple[int, int, str]] = []
+    NeuMF(mlp_layers=[8], epochs=3, **TINY).fit(
+        checkerboard, progress=lambda done, total, message="": calls.append((done, total, message))
+    )
+    assert [(d, t) for d, t, _ in calls] == [(1, 3), (2, 3), (3, 3)]
+    assert all(m.startswith(f"epoch {d}/3, loss ") for d, _, m in calls)
+
+
+def test_progress_reports_validation_ndcg_when_validating(random_data: Interactions) -> None:
+    messages: list[str] = []
+    TwoTower(**{**TINY, "validation_fraction": 0.2}, epochs=2, patience=5).fit(
+        random_data, progress=lambda d, t, message="": messages.append(message)
+    )
+    assert len(messages) == 2
+    assert all("validation NDCG@10 " in m for m in messages)
+
+
+class Cancelled(Exception):
+    """What a Cancel button's progress callback raises."""
+
+
+def test_cancel_by_raising_from_progress_stops_and_leaves_model_unfitted(
+    checkerboard: Interactions,
+) -> None:
+    calls: list[int] = []
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        calls.append(done)
+        if done == 2:
+            raise Cancelled
+
+    model = NeuMF(mlp_layers=[8], epochs=10, **TINY)
+    with pytest.raises(Cancelled):
+        model.fit(checkerboard, progress=progress)
+    assert calls == [1, 2]  # no epoch ran after the cancel
+    assert not model.fitted
+
+
+def test_monitor_stops_after_patience_and_keeps_the_best_epochs_state() -> None:
+    """Hand-computed: scores 0.1, 0.3, 0.2, 0.25 with patience 2 stop after epoch 4."""
+    scores = iter([0.1, 0.3, 0.2, 0.25, 0.5])
+    monitor = EpochMonitor(5, 2, None, lambda state: next(scores), "NDCG@10")
+    for epoch in range(5):
+        monitor.end_epoch(epoch, 1.0 / (epoch + 1), lambda e=epoch: {"w": np.array([e])})
+        if monitor.stopped:
+            break
+    assert monitor.stopped and epoch == 3
+    assert monitor.best_epoch == 1 and monitor.best_score == pytest.approx(0.3)
+    assert monitor.best_state is not None and monitor.best_state["w"].tolist() == [1]
+    np.testing.assert_allclose(monitor.history_array()[:, 2], [0.1, 0.3, 0.2, 0.25])
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch(random_data: Interactions) -> None:
+    """Overfitting random data: validation NDCG peaks early, training stops, best weights kept.
+
+    The restored model's NDCG on the same validation split equals the best recorded one,
+    which a model holding the last epoch's weights would not (in general) match.
+    """
+    params = {**TINY, "embedding_size": 32, "learning_rate": 0.05, "validation_fraction": 0.2}
+    model = NeuMF(mlp_layers=[32], epochs=30, patience=2, **params).fit(random_data)
+    history = model.history_
+    assert len(history) < 30  # stopped early
+    best = int(np.nanargmax(history[:, 2]))
+    assert model.best_epoch_ == best + 1
+    assert len(history) == best + 1 + 2  # patience epochs after the best, then stop
+    _, holdout = carve_validation(random_data, 0.2, 10, model.config.random_state)
+    assert holdout is not None
+    assert holdout.ndcg(model.score) == pytest.approx(history[best, 2], abs=1e-6)
+    assert history[-1, 2] < history[best, 2]
+
+
+def test_validation_fraction_on_too_little_data_says_how_to_fix() -> None:
+    """Users with a single pair stay in train, so two such users leave no validation data."""
+    frame = pd.DataFrame({Columns.user: ["a", "b"], Columns.item: ["x", "y"]})
+    with pytest.raises(InputError, match="validation_fraction"):
+        NeuMF(validation_fraction=0.2).fit(Interactions.from_frame(frame))
+
+
+def test_a_different_seed_gives_different_weights(checkerboard: Interactions) -> None:
+    a = NeuMF(mlp_layers=[8], epochs=1, random_state=1, **TINY).fit(checkerboard)
+    b = NeuMF(mlp_layers=[8], epochs=1, random_state=2, **TINY).fit(checkerboard)
+    assert not np.array_equal(a.gmf_user_0_, b.gmf_user_0_)
