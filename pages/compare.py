@@ -13,6 +13,7 @@ from recsys_core.columns import Columns
 from recsys_core.data.io import read_table
 from recsys_core.errors import InputError
 from recsys_core.evaluation import Split, paired_tests
+from recsys_core.jobs import analysis
 from recsys_core.jobs import preview as core
 from recsys_core.jobs.analysis import (
     compare_metrics,
@@ -251,6 +252,29 @@ def compare(runs: list[Run]) -> None:
     significance_section(values, metric)
     segments_section(ids, metric)
     tradeoff_section(long, metric)
+    modality_section(runs)
+
+
+def modality_section(runs: list[Run]) -> None:
+    """Cold-item caveats and, for fusion runs, what each modality contributes."""
+    for note in analysis.cold_item_notes(runs):
+        st.info(note, icon=":material/ac_unit:")
+    gates, ablation = analysis.modality_tables(runs)
+    if gates.empty:
+        return
+    st.subheader("Modalities of the fusion models")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(
+        px.bar(gates, x="modality", y="weight", color="label", barmode="group",
+               title="Learned gate weight per modality"),
+        width="stretch",
+    )  # fmt: skip
+    if not ablation.empty:
+        c2.plotly_chart(
+            px.bar(ablation, x="modality", y="drop", color="label", barmode="group",
+                   title="Drop in NDCG@10 when the modality is removed"),
+            width="stretch",
+        )  # fmt: skip
 
 
 def _values(

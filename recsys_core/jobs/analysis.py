@@ -95,3 +95,33 @@ def compare_segments(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
 def _done_runs(store: Store, run_ids: Sequence[int]) -> list[Run]:
     runs = [get_run(store, rid) for rid in run_ids]
     return [r for r in runs if r.status == "done"]
+
+
+def modality_tables(runs: Sequence[Run]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fusion runs' learned gate weights and ablation drops, long tables for charts."""
+    gates, ablation = [], []
+    for run in runs:
+        report = run.summary.get("model", {})
+        for modality, weight in report.get("modality_weights", {}).items():
+            gates.append({"label": display_label(run), "modality": modality, "weight": weight})
+        ablation += [{"label": display_label(run), **row} for row in report.get("ablation", [])]
+    return pd.DataFrame(gates), pd.DataFrame(ablation)
+
+
+def cold_item_notes(runs: Sequence[Run]) -> list[str]:
+    """Plain words for runs that cannot rank items without training data, when that matters."""
+    cold_view = any(
+        s.get("view") == "cold vs warm items"
+        and str(s.get("segment", "")).startswith("cold")
+        and s.get("n_users", 0) > 0
+        for r in runs
+        for s in r.summary.get("segments", [])
+    )
+    if not cold_view:
+        return []
+    return [
+        f"{display_label(r)} is a collaborative model: it cannot recommend items that have no "
+        "training interactions, so it scores 0 on cold items by construction."
+        for r in runs
+        if r.summary.get("model", {}).get("supports_cold_items") is False
+    ]

@@ -200,6 +200,8 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
     recs = _recommendation_frame(parts.train, test_users, top_items, top_scores)
     recs = recs[recs[Columns.rank] <= spec.n_recommendations]
     segments = segment_report(parts, result.per_user, top_items, test_users, spec)
+    progress.enter("reporting")
+    model_report = _model_report(model, parts)
     artifact, digest = _save_artifact(model, run.id) if model_saves(spec) else (None, None)
     return {
         "metrics": _with_ci(result.per_user, result.summary, spec.seed),
@@ -211,7 +213,21 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
         "n_train": parts.train.n_interactions,
         "n_test": parts.test.n_interactions,
         "segments": segments,
+        "model_report": model_report,
     }
+
+
+def _model_report(model: Recommender, parts: Split) -> dict[str, Any]:
+    """What the model family itself can tell: cold-item ability, fusion gates and ablation."""
+    out: dict[str, Any] = {"supports_cold_items": bool(model.supports_cold_items)}
+    gates = getattr(model, "modality_weights", None)
+    if callable(gates):
+        out["modality_weights"] = gates()
+        out["ablation"] = model.ablation(parts, k=10).to_dict(orient="records")  # type: ignore[attr-defined]
+    encoders = getattr(model, "encoders", None)
+    if isinstance(encoders, dict):
+        out["encoders"] = encoders
+    return out
 
 
 def _recommendation_frame(
@@ -293,6 +309,7 @@ def _save(repo: RunRepository, run_id: int, results: dict[str, Any]) -> None:
         "n_train": results["n_train"],
         "n_test": results["n_test"],
         "segments": results["segments"],
+        "model": results["model_report"],
     }
     repo.finish(
         run_id,

@@ -36,7 +36,14 @@ def segment_report(
     for view, labels in user_views.items():
         seg = metrics_by_segment(per_user, labels, random_state=spec.seed)
         frames.append(seg.assign(view=view))
-    item_views = [("item popularity", segment_items(parts.train, "popularity"))]
+    popularity = segment_items(parts.train, "popularity")
+    trained = np.bincount(parts.train.items, minlength=parts.train.n_items) > 0
+    cold = pd.Series(
+        np.where(trained, "warm items", "cold items (no training data)"),
+        index=popularity.index,
+        name=popularity.name,
+    )
+    item_views = [("item popularity", popularity), ("cold vs warm items", cold)]
     column = category_column(parts.train.item_features)
     if column is not None:
         item_views.append((f"item {column}", _category_segments(parts, column)))

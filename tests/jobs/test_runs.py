@@ -197,3 +197,39 @@ def test_ensure_worker_starts_one_worker_not_one_per_call(synth_store: Store, mo
     pid = int(placeholder.split("-")[1])
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
+
+
+def _segment(run, view: str, segment: str) -> dict:
+    return next(r for r in run.summary["segments"] if r["view"] == view and r["segment"] == segment)
+
+
+def test_cold_item_split_reports_cold_items_apart_and_who_can_rank_them(store: Store) -> None:
+    import_dataset(store, "cold", synthetic(300, 200, 9000, seed=11))
+    base = {
+        "dataset": "cold",
+        "ks": [10],
+        "split": {"kind": "item_holdout", "test_item_fraction": 0.2},
+    }
+    content = jobs.train(store, jobs.parse_spec({**base, "model": "content"}))
+    knn = jobs.train(store, jobs.parse_spec({**base, "model": "item_knn"}))
+    assert content.status == knn.status == "done", (content.error, knn.error)
+    cold = "cold items (no training data)"
+    assert _segment(content, "cold vs warm items", cold)["mean"] > 0.05
+    assert _segment(knn, "cold vs warm items", cold)["mean"] == 0
+    assert content.summary["model"]["supports_cold_items"] is True
+    assert knn.summary["model"]["supports_cold_items"] is False
+    assert "text" in content.summary["model"]["encoders"]
+
+
+@pytest.mark.slow
+def test_fusion_run_records_gate_weights_and_ablation(sqlite_store: Store) -> None:
+    import_dataset(sqlite_store, "mm", synthetic(200, 120, 5000, seed=3))
+    params = {"embedding_size": 8, "tower_layers": [16], "text_dim": 8, "epochs": 3,
+              "validation_fraction": 0.0}  # fmt: skip
+    run = jobs.train(
+        sqlite_store, jobs.parse_spec({"dataset": "mm", "model": "fusion", "params": params})
+    )
+    assert run.status == "done", run.error
+    report = run.summary["model"]
+    assert sum(report["modality_weights"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert {"modality", "drop"} <= set(report["ablation"][0])

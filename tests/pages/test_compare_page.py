@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamlit.testing.v1 import AppTest
@@ -114,3 +115,31 @@ def test_no_run_chosen_asks_for_one(open_page: Callable[[str], AppTest]) -> None
     assert not at.exception
     assert any(i.value == "Pick at least one run." for i in at.info)
     assert not [f for f in _frames(at) if "NDCG@10" in f.columns]
+
+
+def test_cold_item_split_runs_get_a_note_for_collaborative_models(tmp_path, monkeypatch) -> None:
+    import streamlit as st
+
+    from db import Store
+    from recsys_core.data.samples import synthetic
+    from recsys_core.jobs import runs as jobs
+    from recsys_core.jobs.datasets import import_dataset
+
+    url = f"sqlite:///{tmp_path / 'cold.db'}"
+    monkeypatch.setenv("RECSYS_DATABASE_URL", url)
+    monkeypatch.setenv("RECSYS_HOME", str(tmp_path))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    store = Store(url)
+    import_dataset(store, "cold", synthetic(300, 200, 9000, seed=11))
+    split = {"kind": "item_holdout", "test_item_fraction": 0.2}
+    for model in ("content", "item_knn"):
+        jobs.train(store, jobs.parse_spec({"dataset": "cold", "model": model, "split": split}))
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[2]
+    app = AppTest.from_file(str(root / "pages/compare.py"), default_timeout=120).run()
+    assert not app.exception
+    notes = [i.value for i in app.info]
+    assert any("item_knn" in n and "cannot recommend items" in n for n in notes)
+    assert not any(n.startswith("content") for n in notes)
