@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -92,6 +93,7 @@ def generate(
     days: int = 365,
     start: str = "2024-01-01",
     progress: Progress | None = None,
+    signal: Literal["all", "text", "categorical"] = "all",
 ) -> SyntheticData:
     """Generate a dataset whose structure is known, exactly reproducible from ``seed``.
 
@@ -104,9 +106,16 @@ def generate(
     are unique per user; the total is exactly ``n_interactions`` (the redraw rounds would have
     to fail 40 times in a row to fall short).
 
+    ``signal`` plants the item structure in one modality only: "text" keeps titles and
+    descriptions tied to each item's category and factors but gives category, tags and price
+    those of a random other item (noise); "categorical" does the reverse. Fusion and content
+    models can then be checked for finding the modality that carries the signal.
+
     Raises:
         InputError: sizes that cannot hold the request (e.g. more than half of all pairs).
     """
+    if signal not in ("all", "text", "categorical"):
+        raise InputError(f"signal must be 'all', 'text' or 'categorical'; got {signal!r}.")
     _check(n_users, n_items, n_interactions, n_factors, n_categories, popularity_skew, days)
     t0 = _start_seconds(start)
     rng = np.random.default_rng(seed)
@@ -114,7 +123,17 @@ def generate(
     counts = _user_counts(rng, n_users, n_items, n_interactions)
     users, items = _Sampler(truth).sample(rng, counts, progress)
     frame = _interaction_frame(rng, truth, users, items, explicit, t0, days)
-    return SyntheticData(frame, _item_table(rng, truth), _user_table(rng, truth), truth)
+    text_truth = meta_truth = truth
+    if signal != "all":
+        order = rng.permutation(n_items)  # another item's structure: no signal left
+        noise = replace(
+            truth,
+            item_categories=truth.item_categories[order],
+            item_factors=truth.item_factors[order],
+        )
+        text_truth, meta_truth = (truth, noise) if signal == "text" else (noise, truth)
+    items = _item_table(rng, text_truth, meta_truth)
+    return SyntheticData(frame, items, _user_table(rng, truth), truth)
 
 
 def _start_seconds(start: str) -> int:
@@ -320,8 +339,12 @@ def _join(columns: list[np.ndarray], sep: str) -> np.ndarray:
     return out
 
 
-def _item_table(rng: np.random.Generator, truth: SyntheticTruth) -> pd.DataFrame:
-    """Titles and descriptions from per-category (and per-factor) vocabularies, tags, price."""
+def _item_table(
+    rng: np.random.Generator, truth: SyntheticTruth, meta: SyntheticTruth | None = None
+) -> pd.DataFrame:
+    """Titles and descriptions from per-category (and per-factor) vocabularies of ``truth``;
+    category, tags and price from ``meta`` (the same structure unless noise was asked for)."""
+    meta = meta or truth
     cats = truth.item_categories
     n_items, n_cat, n_factors = len(cats), len(truth.category_names), truth.item_factors.shape[1]
     vocab = _vocabulary(rng, n_cat * _WORDS_PER_CATEGORY + 2 * n_factors * _WORDS_PER_POLE)
@@ -334,14 +357,16 @@ def _item_table(rng: np.random.Generator, truth: SyntheticTruth) -> pd.DataFrame
         for k in (first, second)
     ]
     base_price = rng.uniform(5.0, 60.0, n_cat)
-    price = np.round(base_price[cats] * np.exp(rng.normal(0.0, 0.4, n_items)), 2)
+    price = np.round(base_price[meta.item_categories] * np.exp(rng.normal(0.0, 0.4, n_items)), 2)
     return pd.DataFrame(
         {
             Columns.item: np.arange(n_items, dtype=np.int32),
             "title": _join([*title, np.arange(n_items).astype(str).astype(object)], " "),
             "description": _join(list(words.T), " "),
-            "category": pd.Categorical.from_codes(cats, categories=pd.Index(truth.category_names)),
-            "tags": _tags(rng, truth, cat_words[:, -4:]),
+            "category": pd.Categorical.from_codes(
+                meta.item_categories, categories=pd.Index(truth.category_names)
+            ),
+            "tags": _tags(rng, meta, cat_words[:, -4:]),
             "price": price,
         }
     )

@@ -178,3 +178,16 @@ def test_to_interactions_keeps_metadata_with_tag_lists(data: SyntheticData) -> N
     tags = inter.item_features.loc["0", "tags"]
     assert isinstance(tags, list) and "|".join(tags) == data.items["tags"][0]
     assert profile(inter).item_coverage["tags"] == 1.0
+
+
+def test_signal_option_plants_structure_in_one_modality_only() -> None:
+    def category_agreement(signal: str) -> float:
+        data = generate(200, 600, 4000, seed=3, signal=signal)
+        names = np.asarray(data.truth.category_names)[data.truth.item_categories]
+        return float((data.items["category"].astype(str).to_numpy() == names).mean())
+
+    assert category_agreement("all") == 1.0
+    assert category_agreement("categorical") == 1.0
+    assert category_agreement("text") < 0.25  # a random other item's category: ~1/12
+    with pytest.raises(InputError, match="signal"):
+        generate(50, 40, 200, signal="image")
