@@ -132,8 +132,8 @@ def generate(
             item_factors=truth.item_factors[order],
         )
         text_truth, meta_truth = (truth, noise) if signal == "text" else (noise, truth)
-    items = _item_table(rng, text_truth, meta_truth)
-    return SyntheticData(frame, items, _user_table(rng, truth), truth)
+    table = _item_table(rng, text_truth, meta_truth)
+    return SyntheticData(frame, table, _user_table(rng, truth), truth)
 
 
 def _start_seconds(start: str) -> int:
