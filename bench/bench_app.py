@@ -1,0 +1,97 @@
+"""App start and page loads: TensorFlow must not slow them (it is imported only by deep fits).
+
+Usage: python -m bench.bench_app   (needs /usr/bin/chromium)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import pandas as pd
+
+from bench._report import ROOT, write_section
+
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAGES = ["Data", "Train", "Compare", "Preview", "Export"]
+
+
+def import_times() -> dict[str, float]:
+    """Fresh-interpreter import of what the app loads, and of TensorFlow for scale."""
+    out = {}
+    for label, code in (
+        ("import app modules (pages + core)", "import pages._ui, recsys_core.jobs.runs, "
+         "recsys_core.models.registry, recsys_core.features; import sys; "
+         "assert 'tensorflow' not in sys.modules"),
+        ("import tensorflow (for comparison)", "import tensorflow"),
+    ):  # fmt: skip
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+        out[label] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def page_times() -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    home = tempfile.mkdtemp()
+    env = dict(os.environ, RECSYS_HOME=home, RECSYS_DATABASE_URL=f"sqlite:///{home}/a.db",
+               RECSYS_WORKER_AUTOSTART="0")  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", "8597",
+         "--server.headless", "true"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    out = {}
+    try:
+        while True:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:8597/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        out["server start to healthy"] = round(time.perf_counter() - t0, 2)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            page = browser.new_page()
+            t1 = time.perf_counter()
+            page.goto("http://127.0.0.1:8597/")
+            page.get_by_role("heading", name="Data").wait_for()
+            out["first page (Data) rendered"] = round(time.perf_counter() - t1, 2)
+            for name in PAGES[1:]:
+                t2 = time.perf_counter()
+                page.get_by_role("link", name=name).click()
+                page.get_by_role("heading", name=name).first.wait_for()
+                out[f"{name} page rendered"] = round(time.perf_counter() - t2, 2)
+            browser.close()
+    finally:
+        proc.terminate()
+    return out
+
+
+if __name__ == "__main__":
+    times = {**import_times(), **page_times()}
+    rows = pd.DataFrame({"step": list(times), "seconds": list(times.values())})
+    print(rows)
+    write_section(
+        "app",
+        "App start and page loads",
+        "python -m bench.bench_app",
+        rows,
+        "Empty store, headless Chromium. The app never imports TensorFlow: a run's worker "
+        "process does, when it fits a deep model (tests/test_architecture.py checks the "
+        "imports).",
+    )
