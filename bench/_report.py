@@ -74,6 +74,8 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         if value != value:
             return ""
