@@ -7,7 +7,12 @@ import streamlit as st
 
 from pages._ui import dataset_picker, get_store, load_version
 from recsys_core.errors import InputError
-from recsys_core.features import encode_image_zip, modality_coverage, read_item_vectors
+from recsys_core.features import (
+    coverage_warnings,
+    encode_image_zip,
+    modality_coverage,
+    read_item_vectors,
+)
 from recsys_core.jobs import datasets as jobs
 
 
@@ -21,6 +26,8 @@ def media_tab() -> None:
     if coverage.empty:
         st.info("This dataset has no item table yet: import one with the behaviour file.")
     else:
+        for warning in coverage_warnings(inter):
+            st.warning(warning)
         fig = px.bar(
             coverage, x="modality", y="share", hover_data=["columns", "items_with_value"],
             title="Share of catalogue items with a value, per modality", range_y=[0, 1],

@@ -259,6 +259,9 @@ def modality_section(runs: list[Run]) -> None:
     """Cold-item caveats and, for fusion runs, what each modality contributes."""
     for note in analysis.cold_item_notes(runs):
         st.info(note, icon=":material/ac_unit:")
+    for run in runs:
+        for warning in run.summary.get("model", {}).get("warnings", []):
+            st.warning(f"{analysis.display_label(run)}: {warning}")
     gates, ablation = analysis.modality_tables(runs)
     if gates.empty:
         return

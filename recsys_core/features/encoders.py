@@ -256,3 +256,19 @@ def modality_coverage(inter: Interactions, config: ItemEncoderConfig | None = No
         n = int(column.map(lambda v: isinstance(v, np.ndarray | list | tuple)).sum())
         rows.append(("image", config.image_column, n, n / max(len(frame), 1)))
     return pd.DataFrame(rows, columns=cols)
+
+
+#: Below this share of the catalogue a modality says little about most items.
+SPARSE_MODALITY_SHARE = 0.2
+
+
+def coverage_warnings(inter: Interactions, config: ItemEncoderConfig | None = None) -> list[str]:
+    """Plain warnings for modalities that most items lack (e.g. a text column mostly empty)."""
+    table = modality_coverage(inter, config)
+    sparse = table[table["share"] < SPARSE_MODALITY_SHARE]
+    return [
+        f"Only {row.share:.0%} of the items have {row.modality} "
+        f"({row.columns}): content and multimodal models learn little about the others "
+        "from it; fill it in or rely on the other modalities."
+        for row in sparse.itertuples()
+    ]

@@ -227,6 +227,10 @@ def _model_report(model: Recommender, parts: Split) -> dict[str, Any]:
     encoders = getattr(model, "encoders", None)
     if isinstance(encoders, dict):
         out["encoders"] = encoders
+    if model.supports_cold_items and parts.train.item_features is not None:
+        from recsys_core.features import coverage_warnings
+
+        out["warnings"] = coverage_warnings(parts.train)
     return out
 
 

@@ -121,3 +121,17 @@ def test_modality_coverage_counts_items_with_a_value():
     assert cov.loc["categorical", "items_with_value"] == 2
     assert cov.loc["text", "share"] == pytest.approx(2 / 3)
     assert modality_coverage(_tiny(None)).empty
+
+
+def test_coverage_warnings_name_a_mostly_empty_text_column() -> None:
+    import pandas as pd
+
+    from recsys_core.data.interactions import Interactions
+    from recsys_core.features import coverage_warnings
+
+    ids = [str(i) for i in range(50)]
+    text = [f"a long description number {i}" if i < 2 else "" for i in range(50)]
+    feats = pd.DataFrame({"description": text, "genre": ["a", "b"] * 25}, index=ids)
+    frame = pd.DataFrame({"user_id": ["u1", "u2"] * 25, "item_id": ids})
+    (warning,) = coverage_warnings(Interactions.from_frame(frame, item_features=feats))
+    assert warning.startswith("Only 4% of the items have text (description)")
