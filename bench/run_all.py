@@ -5,7 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SCRIPTS = ["bench.bench_import", "bench.bench_quality", "bench.bench_models", "bench.bench_content", "bench.bench_app"]
+SCRIPTS = [
+    "bench.bench_import",
+    "bench.bench_quality",
+    "bench.bench_models",
+    "bench.bench_content",
+    "bench.bench_app",
+]
 
 if __name__ == "__main__":
     for script in SCRIPTS:
