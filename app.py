@@ -11,6 +11,7 @@ st.set_page_config(page_title="Recsys Workbench", page_icon=":material/recommend
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:"),
     st.Page("pages/preview.py", title="Preview", icon=":material/person_search:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),

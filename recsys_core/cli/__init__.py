@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from recsys_core.cli import data_commands, run_commands
+    from recsys_core.cli import data_commands, run_commands, tune_commands
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", help="database URL (default: $RECSYS_DATABASE_URL or SQLite)")
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     data_commands.register(sub, common)
     run_commands.register(sub, common)
+    tune_commands.register(sub, common)
     return parser
 
 

@@ -1,0 +1,314 @@
+"""Hyper-parameter search with Optuna, scored on a validation side carved from train."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial, TrialState
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from db import Store
+from db.engine import default_home
+from recsys_core.data.interactions import Interactions
+from recsys_core.errors import InputError
+from recsys_core.evaluation import Split, evaluate
+from recsys_core.evaluation.ranking import accuracy_metrics
+from recsys_core.evaluation.split_configs import RandomHoldout, SplitConfig
+from recsys_core.jobs.datasets import load_interactions
+from recsys_core.jobs.runs import RunSpec, split_for
+from recsys_core.models.registry import make_model
+from recsys_core.progress import Progress, report
+from recsys_core.tuning_space import (
+    ChoicesOverride,
+    Override,
+    RangeOverride,
+    search_space,
+    space_table,
+    table_overrides,
+)
+
+__all__ = [
+    "OPTUNA_URL_ENV",
+    "ChoicesOverride",
+    "RangeOverride",
+    "TuneResult",
+    "TuneSpec",
+    "best_run_spec",
+    "optuna_storage_url",
+    "parse_tune_spec",
+    "search_space",
+    "space_table",
+    "table_overrides",
+    "trials_frame",
+    "tune",
+    "tuning_split",
+]
+
+#: A database of Optuna's own (never the workbench's), shared by workers tuning one study.
+OPTUNA_URL_ENV = "RECSYS_OPTUNA_URL"
+
+
+class TuneSpec(BaseModel):
+    """Everything that determines a search: same spec and seed, same trials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(description="Dataset name.")
+    version: int | None = Field(default=None, ge=1, description="Dataset version; latest if unset.")
+    model: str = Field(description="Registry name of the model, e.g. 'ease'.")
+    n_trials: int = Field(ge=1, description="Trials this call runs (per worker on a shared study).")
+    metric: str = Field(default="NDCG@10", description="Accuracy metric maximised, e.g. Recall@20.")
+    split: SplitConfig = Field(
+        default_factory=RandomHoldout, description="The real split; its test side is never used."
+    )
+    validation_fraction: float = Field(
+        default=0.2, gt=0.0, lt=1.0, description="Share of train carved out to score trials on."
+    )
+    seed: int = Field(default=42, description="Seed for the split, the sampler and the models.")
+    overrides: dict[str, Override] = Field(
+        default_factory=dict, description="Ranges or choices replacing the schema's defaults."
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Fixed, unsearched params.")
+    timeout_s: float | None = Field(default=None, gt=0, description="Stop starting trials after.")
+    study: str | None = Field(
+        default=None, description="Study name: kept in Optuna's storage and resumable if set."
+    )
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The outcome of a search.
+
+    Attributes:
+        best_params: searched values of the best trial (fixed params not included).
+        best_value: its validation metric.
+        trials: one row per trial: number, value, one column per param, duration_s, state,
+            message (why a trial was pruned).
+        param_importances: fANOVA importance per param (sums to 1); empty below two trials.
+        metric: the metric label maximised.
+        n_fit, n_validation: interactions the trials were fitted and scored on.
+        study_name: Optuna's name for the study.
+    """
+
+    best_params: dict[str, Any]
+    best_value: float
+    trials: pd.DataFrame
+    param_importances: dict[str, float]
+    metric: str
+    n_fit: int
+    n_validation: int
+    study_name: str
+
+
+def parse_tune_spec(values: dict[str, Any]) -> TuneSpec:
+    """Validate a spec and its search space, with one InputError naming every problem."""
+    try:
+        spec = TuneSpec.model_validate(values)
+    except ValidationError as exc:
+        parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise InputError("Invalid tuning settings: " + "; ".join(parts) + ".") from None
+    check_spec(spec)
+    return spec
+
+
+def check_spec(spec: TuneSpec) -> dict[str, BaseDistribution]:
+    """The search space of a spec, after checking the metric and the fixed params."""
+    _metric_k(spec.metric)
+    space = search_space(spec.model, spec.overrides, spec.params)
+    make_model(spec.model, spec.params)  # an unknown or bad fixed param fails before any trial
+    return space
+
+
+def _metric_k(metric: str) -> int:
+    match = re.fullmatch(r"[^@]+@(\d+)", metric)
+    labels = [m.label for m in accuracy_metrics([int(match.group(1))])] if match else []
+    if not match or metric not in labels or int(match.group(1)) < 1:
+        example = ", ".join(m.label for m in accuracy_metrics([10]))
+        raise InputError(f"Unknown metric {metric!r}; use an accuracy metric such as {example}.")
+    return int(match.group(1))
+
+
+def tuning_split(inter: Interactions, spec: TuneSpec) -> Split:
+    """Train-minus-validation as ``train`` and the validation side as ``test``.
+
+    The real split is made first with the run's seed, so its test side is exactly the one a
+    run of the best config is evaluated on; trials never see it.
+    """
+    config = spec.split.model_copy(update={"validation_fraction": spec.validation_fraction})
+    parts = split_for(inter, config, spec.seed)
+    if parts.validation is None or not len(parts.validation):
+        raise InputError("The validation side is empty: raise validation_fraction.")
+    return Split(parts.train, parts.validation, None, config)
+
+
+def optuna_storage_url(store: Store) -> str:
+    """Where a named study lives: ``$RECSYS_OPTUNA_URL``, else ``RECSYS_HOME/optuna.db``.
+
+    Optuna's tables never go into the workbench database: its migrations are its own. On
+    PostgreSQL, RDBStorage cannot target a separate schema, so a separate database is needed.
+    """
+    url = os.environ.get(OPTUNA_URL_ENV)
+    if not url and store.backend != "sqlite":
+        raise InputError(
+            f"A named study on PostgreSQL needs its own database: set {OPTUNA_URL_ENV} to e.g. "
+            "postgresql://user:pass@host/recsys_optuna (not the workbench database)."
+        )
+    url = url or f"sqlite:///{default_home() / 'optuna.db'}"
+    if url in (store.url_with_password, store.url) or _same_file(url, store.url):
+        raise InputError(f"{OPTUNA_URL_ENV} must not point at the workbench database itself.")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _same_file(a: str, b: str) -> bool:
+    if not (a.startswith("sqlite:///") and b.startswith("sqlite:///")):
+        return False
+    return (
+        Path(a.removeprefix("sqlite:///")).resolve() == Path(b.removeprefix("sqlite:///")).resolve()
+    )
+
+
+def tune(
+    store: Store,
+    spec: TuneSpec,
+    progress: Progress | None = None,
+    *,
+    storage_url: str | None = None,
+) -> TuneResult:
+    """Run ``spec.n_trials`` trials (TPE, seeded) and summarise the whole study.
+
+    Each trial fits on train-minus-validation and scores ``spec.metric`` on the validation
+    side with :func:`evaluate`. A trial whose fit raises InputError is pruned with its
+    message; any other error fails the trial and is raised. Progress is reported per trial.
+    A timeout stops starting new trials (the first one always runs).
+
+    Args:
+        storage_url: Optuna storage; default in-memory, or :func:`optuna_storage_url` when
+            ``spec.study`` names a study (workers sharing that name share its trials).
+
+    Raises:
+        InputError: bad spec, an empty validation side, or no trial completed.
+    """
+    space = check_spec(spec)
+    k = _metric_k(spec.metric)
+    parts = tuning_split(load_interactions(store, spec.dataset, spec.version), spec)
+    study = _study(store, spec, storage_url)
+    started = time.monotonic()
+    report(progress, 0, spec.n_trials, "starting")
+    for n in range(spec.n_trials):
+        if n and spec.timeout_s is not None and time.monotonic() - started > spec.timeout_s:
+            break
+        _trial(study, space, spec, parts, k)
+        best = _best_value(study)
+        report(progress, n + 1, spec.n_trials, f"trial {n + 1}/{spec.n_trials}, best {best}")
+    return _result(study, spec, parts)
+
+
+def _study(store: Store, spec: TuneSpec, storage_url: str | None) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # progress goes through our callback
+    url = storage_url or (optuna_storage_url(store) if spec.study else None)
+    study = optuna.create_study(
+        study_name=spec.study,
+        storage=url,
+        sampler=optuna.samplers.TPESampler(seed=spec.seed),
+        direction="maximize",
+        load_if_exists=True,
+    )
+    identity = {"dataset": spec.dataset, "model": spec.model, "metric": spec.metric}
+    known = study.user_attrs.get("recsys")
+    if known is None:
+        study.set_user_attr("recsys", identity)
+    elif known != identity:
+        raise InputError(f"Study {spec.study!r} tunes {known}, not {identity}: pick another name.")
+    return study
+
+
+def _trial(
+    study: optuna.Study, space: dict[str, BaseDistribution], spec: TuneSpec, parts: Split, k: int
+) -> None:
+    trial = study.ask(space)
+    try:
+        params = {"random_state": spec.seed, **spec.params, **trial.params}
+        try:
+            model = make_model(spec.model, params).fit(parts.train)
+        except InputError as exc:
+            trial.set_user_attr("message", str(exc))
+            study.tell(trial, state=TrialState.PRUNED)
+            return
+        result = evaluate({spec.model: model}, parts, (k,), random_state=spec.seed)
+        value = float(result.summary["value"].astype(float).to_dict()[spec.metric])
+    except BaseException:
+        study.tell(trial, state=TrialState.FAIL)  # a crash is a bug: record it, then raise
+        raise
+    study.tell(trial, value)
+
+
+def _best_value(study: optuna.Study) -> str:
+    done = [t.value for t in study.trials if t.state == TrialState.COMPLETE]
+    return "none yet" if not done else f"{max(v for v in done if v is not None):.4f}"
+
+
+def _result(study: optuna.Study, spec: TuneSpec, parts: Split) -> TuneResult:
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        reasons = {str(t.user_attrs.get("message", t.state.name)) for t in study.trials}
+        raise InputError("No trial completed: " + "; ".join(sorted(reasons)))
+    best = study.best_trial
+    return TuneResult(
+        best_params=dict(best.params),
+        best_value=float(best.value or 0.0),
+        trials=trials_frame(study.trials),
+        param_importances=_importances(study, complete, spec.seed),
+        metric=spec.metric,
+        n_fit=len(parts.train),
+        n_validation=len(parts.test),
+        study_name=study.study_name,
+    )
+
+
+def trials_frame(trials: list[FrozenTrial]) -> pd.DataFrame:
+    """One row per trial: number, value, params..., duration_s, state, message."""
+    rows = []
+    for t in trials:
+        end, start = t.datetime_complete, t.datetime_start
+        duration = (end - start).total_seconds() if end and start else None
+        rows.append(
+            {"number": t.number, "value": t.value, **t.params, "duration_s": duration,
+             "state": t.state.name.lower(), "message": t.user_attrs.get("message", "")}
+        )  # fmt: skip
+    frame = pd.DataFrame(rows)
+    tail = ["duration_s", "state", "message"]
+    return frame[[c for c in frame.columns if c not in tail] + tail]
+
+
+def _importances(study: optuna.Study, complete: list[FrozenTrial], seed: int) -> dict[str, float]:
+    """fANOVA importances, seeded; they need two completed trials with distinct values."""
+    if len(complete) < 2 or len({t.value for t in complete}) < 2:
+        return {}
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    return {
+        name: float(v)
+        for name, v in optuna.importance.get_param_importances(study, evaluator=evaluator).items()
+    }
+
+
+def best_run_spec(spec: TuneSpec, result: TuneResult, label: str | None = None) -> RunSpec:
+    """A normal run of the best config on the real split (its test side, at last)."""
+    return RunSpec(
+        dataset=spec.dataset,
+        version=spec.version,
+        model=spec.model,
+        params={**spec.params, **result.best_params},
+        split=spec.split,
+        seed=spec.seed,
+        label=label or f"{spec.model} (tuned)",
+    )

@@ -1,0 +1,237 @@
+"""Hyper-parameter search: spaces from config schemas, bad inputs, tune(), the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+from db import Store
+from db.runs import RunRepository
+from recsys_core.cli import main
+from recsys_core.data.samples import synthetic
+from recsys_core.errors import InputError
+from recsys_core.evaluation import RandomHoldout, split
+from recsys_core.jobs.datasets import import_dataset, load_interactions
+from recsys_core.tuning import (
+    optuna_storage_url,
+    parse_tune_spec,
+    search_space,
+    space_table,
+    table_overrides,
+    trials_frame,
+    tune,
+    tuning_split,
+)
+
+
+@pytest.fixture
+def syn(sqlite_store: Store) -> Store:
+    import_dataset(sqlite_store, "syn", synthetic(200, 100, 4000, seed=3))
+    return sqlite_store
+
+
+def spec(**kw):
+    return parse_tune_spec({"dataset": "syn", "model": "ease", "n_trials": 4, **kw})
+
+
+# ---------------------------------------------------------------------- search spaces
+def test_item_knn_space_from_schema_bounds_enums_and_booleans() -> None:
+    space = search_space("item_knn")
+    assert space["n_neighbors"] == IntDistribution(1, 10000, log=True)  # 4 decades -> log
+    assert space["alpha"] == FloatDistribution(0.0, 1.0, log=False)  # [0, 1] stays linear
+    assert isinstance(space["shrinkage"], FloatDistribution) and space["shrinkage"].log
+    assert set(space["similarity"].choices) == {"cosine", "jaccard", "asymmetric_cosine"}  # type: ignore[attr-defined]
+    assert space["binarize"] == CategoricalDistribution([False, True])
+    assert "random_state" not in space
+
+
+def test_ease_space_log_reg_floor_under_default_and_no_threads() -> None:
+    space = search_space("ease")
+    assert set(space) == {"reg", "binarize"}  # num_threads and unbounded max_memory_gb left out
+    reg = space["reg"]
+    assert isinstance(reg, FloatDistribution) and reg.log
+    assert reg.low == pytest.approx(0.25) and reg.high == 1e7  # gt=0: default 250 / 1000
+
+
+def test_als_space_reg_alpha_log_and_embedding_int_log() -> None:
+    space = search_space("als")
+    assert space["reg"] == FloatDistribution(0.01, 1e4, log=True)  # ge=0, le=1e4, default 10
+    assert space["alpha"] == FloatDistribution(1e-3, 1e4, log=True)
+    assert space["embedding_size"] == IntDistribution(1, 1024, log=True)
+    assert space["epochs"] == IntDistribution(1, 500, log=True)
+    assert "num_threads" not in space and "random_state" not in space
+
+
+def test_overrides_narrow_replace_and_fixed_params_are_not_searched() -> None:
+    space = search_space(
+        "als",
+        {"reg": {"low": 0.1, "high": 10, "log": True}, "epochs": {"choices": [5, 10]}},  # type: ignore[dict-item]
+        {"alpha": 2.0},
+    )
+    assert space["reg"] == FloatDistribution(0.1, 10, log=True)
+    assert space["epochs"] == CategoricalDistribution([5, 10])
+    assert "alpha" not in space
+
+
+def test_unbounded_field_is_searched_only_with_an_analyst_range() -> None:
+    with pytest.raises(InputError, match="Impossible search space"):
+        search_space("most_popular")
+    space = search_space("most_popular", {"half_life_days": {"low": 1, "high": 365, "log": True}})  # type: ignore[dict-item]
+    assert space == {"half_life_days": FloatDistribution(1, 365, log=True)}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"colour": {"low": 1, "high": 2}}, "no parameter 'colour'"),
+        ({"reg": {"low": 10, "high": 1}}, "low 10.0 > high 1.0"),
+        ({"binarize": {"choices": []}}, "choices for 'binarize' are empty"),
+        ({"reg": {"low": -1, "high": 1}}, "reg=-1.0 is refused"),
+        ({"reg": {"low": 0, "high": 1, "log": True}}, "needs low > 0"),
+    ],
+)
+def test_bad_overrides_are_impossible_search_spaces(overrides: dict, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        spec(overrides=overrides)
+
+
+def test_zero_trials_unknown_metric_and_nothing_left_to_search_are_refused() -> None:
+    with pytest.raises(InputError, match="n_trials"):
+        spec(n_trials=0)
+    with pytest.raises(InputError, match="Unknown metric"):
+        spec(metric="NDCG")
+    with pytest.raises(InputError, match="Impossible search space"):
+        spec(params={"reg": 100.0, "binarize": True})
+    with pytest.raises(InputError, match="Impossible search space"):
+        spec(model="random")
+
+
+def test_space_table_round_trips_and_unticked_rows_are_fixed_at_default() -> None:
+    table = space_table("item_knn")
+    table.loc[table["param"] == "binarize", "search"] = False
+    table.loc[table["param"] == "n_neighbors", ["low", "high"]] = [5.0, 50.0]
+    overrides, fixed = table_overrides("item_knn", table)
+    assert fixed == {"binarize": True}
+    space = search_space("item_knn", overrides, fixed)
+    assert space["n_neighbors"] == IntDistribution(5, 50, log=True)
+    assert space["similarity"] == search_space("item_knn")["similarity"]
+    assert "binarize" not in space
+
+
+# ---------------------------------------------------------------------- tune()
+def test_tune_best_params_within_bounds_and_best_is_max_of_trials(syn: Store) -> None:
+    s = spec(model="item_knn", overrides={"n_neighbors": {"low": 5, "high": 60}})
+    seen: list[tuple[int, int]] = []
+    result = tune(syn, s, lambda d, t, m="": seen.append((d, t)))
+    trials = result.trials
+    assert len(trials) == 4 and (trials["state"] == "complete").all()
+    assert result.best_value == pytest.approx(trials["value"].max())
+    assert 5 <= result.best_params["n_neighbors"] <= 60
+    assert 0.0 <= result.best_params["alpha"] <= 1.0
+    assert trials["n_neighbors"].between(5, 60).all() and (trials["duration_s"] > 0).all()
+    assert seen[-1] == (4, 4) and len(seen) == 5  # start, then once per trial
+    assert set(result.param_importances) == set(search_space("item_knn"))
+    assert sum(result.param_importances.values()) == pytest.approx(1.0)
+
+
+def test_same_seed_same_trials_other_seed_other_trials(syn: Store) -> None:
+    a, b = tune(syn, spec(seed=3)), tune(syn, spec(seed=3))
+    c = tune(syn, spec(seed=4))
+    cols = ["value", "reg", "binarize"]
+    pd.testing.assert_frame_equal(a.trials[cols], b.trials[cols])
+    assert a.best_params == b.best_params and a.param_importances == b.param_importances
+    assert not np.allclose(a.trials["reg"], c.trials["reg"])
+
+
+def test_timeout_stops_starting_trials_after_the_first(syn: Store) -> None:
+    result = tune(syn, spec(n_trials=50, timeout_s=1e-9))
+    assert len(result.trials) == 1 and result.best_value == result.trials["value"].iloc[0]
+
+
+def _codes(inter) -> set[int]:
+    return set((inter.users.astype(np.int64) * inter.n_items + inter.items).tolist())
+
+
+def test_trials_fit_and_score_on_train_only_never_the_test_side(syn: Store) -> None:
+    s = spec(validation_fraction=0.25, seed=9)
+    inter = load_interactions(syn, "syn")
+    parts = tuning_split(inter, s)
+    real = split(inter, RandomHoldout(), 9)  # what a run of the best config evaluates on
+    assert len(parts.train) + len(parts.test) == len(real.train)
+    assert _codes(parts.train) | _codes(parts.test) == _codes(real.train)
+    assert not _codes(parts.test) & _codes(real.test)
+    assert not _codes(parts.train) & _codes(real.test)
+    result = tune(syn, s)
+    assert (result.n_fit, result.n_validation) == (len(parts.train), len(parts.test))
+
+
+def test_a_trial_whose_fit_is_refused_is_pruned_with_its_message(
+    syn: Store, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    s = spec(model="content", n_trials=2, params={"categorical_columns": ["nope"]}, study="c")
+    with pytest.raises(InputError, match=r"No trial completed.*nope"):
+        tune(syn, s, storage_url=url)
+    trials = optuna.load_study(study_name="c", storage=url).trials
+    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.PRUNED]
+    assert all("nope" in t.user_attrs["message"] for t in trials)
+    assert trials_frame(trials)["state"].tolist() == ["pruned", "pruned"]
+
+
+def test_named_study_lives_in_its_own_sqlite_file_and_resumes(
+    syn: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECSYS_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    url = optuna_storage_url(syn)
+    assert url.endswith("home/optuna.db") and url != syn.url
+    first = tune(syn, spec(study="s1", n_trials=2))
+    second = tune(syn, spec(study="s1", n_trials=2))
+    assert len(first.trials) == 2 and list(second.trials["number"]) == [0, 1, 2, 3]
+    assert (tmp_path / "home" / "optuna.db").is_file()
+    with pytest.raises(InputError, match="tunes"):
+        tune(syn, spec(study="s1", model="item_knn", n_trials=1))
+    monkeypatch.setenv("RECSYS_OPTUNA_URL", syn.url_with_password)
+    with pytest.raises(InputError, match="must not point at the workbench database"):
+        optuna_storage_url(syn)
+
+
+# ---------------------------------------------------------------------- CLI
+def test_cli_tune_with_ranges_choices_and_run_best_creates_a_done_run(
+    syn: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["tune", "--db", syn.url_with_password, "--json", "--dataset", "syn", "--model", "als",
+         "--trials", "3", "--range", "reg=0.1:100:log", "--range", "embedding_size=4:16",
+         "--choices", "binarize=true,false", "--param", "epochs=3", "--param", "alpha=2",
+         "--run-best"]
+    )  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (
+        0.1 <= out["best_params"]["reg"] <= 100 and 4 <= out["best_params"]["embedding_size"] <= 16
+    )
+    assert "epochs" not in out["best_params"] and out["n_trials"] == 3
+    with syn.session() as s:
+        run = RunRepository(s).get(out["run_id"])
+    assert run is not None and run.status == "done"
+    assert (
+        run.spec["params"]["epochs"] == 3 and run.spec["params"]["reg"] == out["best_params"]["reg"]
+    )
+    assert not math.isnan(out["run_metrics"]["NDCG@10"])
+
+
+def test_cli_bad_range_exits_2_with_a_message(syn: Store, capsys) -> None:
+    args = ["tune", "--db", syn.url_with_password, "--dataset", "syn", "--model", "ease"]
+    assert main([*args, "--trials", "2", "--range", "reg=5"]) == 2
+    assert "LOW:HIGH" in capsys.readouterr().err
+    assert main([*args, "--trials", "0"]) == 2
+    assert "n_trials" in capsys.readouterr().err
