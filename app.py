@@ -14,6 +14,7 @@ PAGES = [
     st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:"),
     st.Page("pages/preview.py", title="Preview", icon=":material/person_search:"),
+    st.Page("pages/explain.py", title="Explain", icon=":material/psychology:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]
 

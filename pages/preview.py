@@ -10,9 +10,11 @@ from db.runs import Run
 from pages._ui import dataset_picker, get_store
 from recsys_core.errors import InputError
 from recsys_core.evaluation import Split
+from recsys_core.explain import explain
 from recsys_core.jobs import preview as core
 from recsys_core.jobs.analysis import display_label, list_runs
-from recsys_core.jobs.runs import get_run
+from recsys_core.jobs.runs import get_run, load_model
+from recsys_core.models.base import Recommender
 
 MAX_RUNS = 4
 #: A soft green that reads on light and dark themes.
@@ -22,6 +24,11 @@ HIT_STYLE = "background-color: rgba(33, 195, 84, 0.25)"
 @st.cache_resource(show_spinner="Recomputing the run's split…", max_entries=4)
 def _split(url: str, run_id: int) -> Split:
     return core.run_split(get_store(), get_run(get_store(), run_id))
+
+
+@st.cache_resource(show_spinner="Loading the run's model…", max_entries=4)
+def _model(url: str, run_id: int) -> Recommender:
+    return load_model(get_run(get_store(), run_id), get_store())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -87,6 +94,21 @@ def _highlight_hits(row: pd.Series) -> list[str]:
     return [HIT_STYLE if row["hit"] == core.HIT else ""] * len(row)
 
 
+def show_reasons(runs: list[Run], lists: dict[str, pd.DataFrame], parts: Split, user: str) -> None:
+    """Each listed item with its reason in words (the Explain page has the details)."""
+    if not st.toggle("Explain each recommendation", key="preview_explain"):
+        return
+    for col, run in zip(st.columns(len(runs)), runs, strict=True):
+        items = lists[display_label(run)]["item_id"].tolist()
+        try:
+            model = _model(get_store().url, run.id)
+            reasons = [explain(model, parts.train, user, i).plain_sentence for i in items]
+        except InputError as exc:
+            col.caption(f"{display_label(run)}: no reasons ({exc})")
+            continue
+        col.dataframe(pd.DataFrame({"item_id": items, "why": reasons}), hide_index=True)
+
+
 def show_overlap(lists: dict[str, pd.DataFrame]) -> None:
     if len(lists) < 2:
         return
@@ -124,6 +146,7 @@ def preview(runs: list[Run]) -> None:
     recs = {display_label(r): _recommendations(url, r.id) for r in runs}
     lists = core.user_lists(recs, view, k, parts.train.item_features)
     show_lists(lists, k)
+    show_reasons(runs, lists, parts, view.user)
     show_overlap(lists)
 
 

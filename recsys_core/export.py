@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from db import Store
-from db.runs import RunRepository
+from db.runs import Run, RunRepository
 from db.schema import ExportTable
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
@@ -29,9 +29,18 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_table(
-    store: Store, run_ids: Sequence[int], k: int, users: Sequence[str] | None = None
+    store: Store,
+    run_ids: Sequence[int],
+    k: int,
+    users: Sequence[str] | None = None,
+    *,
+    explanations: bool = False,
 ) -> pd.DataFrame:
-    """Top-``k`` recommendations of each run (optionally for some users), one tidy table."""
+    """Top-``k`` recommendations of each run (optionally for some users), one tidy table.
+
+    ``explanations`` adds a ``reason`` column with each row's plain sentence; it loads every
+    run's model and explains row by row, so keep such exports to a few thousand rows.
+    """
     if k < 1:
         raise InputError(f"k must be at least 1; got {k}.")
     if not run_ids:
@@ -50,9 +59,24 @@ def export_table(
         recs[Columns.model] = run.label
         recs[Columns.run] = run.id
         recs[Columns.created_at] = run.finished_at or run.created_at
+        if explanations:
+            recs["reason"] = _reasons(store, run, recs)
         frames.append(recs)
-    out = pd.concat(frames, ignore_index=True)[EXPORT_COLUMNS]
+    out = pd.concat(frames, ignore_index=True)[
+        EXPORT_COLUMNS + (["reason"] if explanations else [])
+    ]
     return out.sort_values([Columns.run, Columns.user, Columns.rank], ignore_index=True)
+
+
+def _reasons(store: Store, run: Run, recs: pd.DataFrame) -> list[str]:
+    """The plain reason sentence of each row, from the run's model on its own split."""
+    from recsys_core.explain import explain
+    from recsys_core.jobs.preview import run_split
+    from recsys_core.jobs.runs import load_model
+
+    model, train = load_model(run, store), run_split(store, run).train
+    pairs = zip(recs[Columns.user], recs[Columns.item], strict=True)
+    return [explain(model, train, u, i).plain_sentence for u, i in pairs]
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:

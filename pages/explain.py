@@ -1,0 +1,193 @@
+"""Explain page: why a run recommends what it does, per user, per item and over the catalogue."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from db.runs import Run
+from pages._ui import dataset_picker, get_store
+from recsys_core.columns import Columns
+from recsys_core.errors import InputError
+from recsys_core.evaluation import Split
+from recsys_core.explain import (
+    Explanation,
+    explain,
+    item_embedding_map,
+    item_names,
+    permutation_importance,
+)
+from recsys_core.explain.global_ import VECTOR_ATTRIBUTES
+from recsys_core.jobs import preview as core
+from recsys_core.jobs.analysis import list_runs
+from recsys_core.jobs.runs import get_run, load_model
+from recsys_core.models.base import Recommender
+
+#: Models whose item features can be shuffled for permutation importance.
+FEATURE_MODELS = ("content", "two_tower", "fusion")
+KIND_WORDS = {
+    "history": "Each bar is one item from the user's history and how much it adds to the score.",
+    "features": "Each bar is one attribute of the item and how much it adds to the score.",
+    "modalities": "Each bar is one kind of item data (text, categories, ...) and its share.",
+    "none": "This model gives every user the same kind of reason; there is no breakdown.",
+}
+
+
+@st.cache_resource(show_spinner="Loading the run's model…", max_entries=4)
+def _model(url: str, run_id: int) -> Recommender:
+    return load_model(get_run(get_store(), run_id), get_store())
+
+
+@st.cache_resource(show_spinner="Recomputing the run's split…", max_entries=4)
+def _split(url: str, run_id: int) -> Split:
+    return core.run_split(get_store(), get_run(get_store(), run_id))
+
+
+def pick_run(dataset_id: int, version_id: int) -> Run | None:
+    runs = [r for r in list_runs(get_store(), dataset_id) if r.version_id == version_id]
+    options = core.run_options(runs)
+    if not options:
+        st.info("No finished runs on this dataset version yet: queue some on the Train page.")
+        return None
+    return options[st.selectbox("Run", list(options), key="explain_run")]
+
+
+def pick_user(parts: Split) -> str:
+    users = core.held_out_users(parts)
+    c1, c2 = st.columns([1, 2])
+    query = c1.text_input("Find a user", placeholder="user id or part of it", key="explain_q")
+    matches = core.find_users(users, query)
+    if not matches:
+        return query.strip()
+    return str(c2.selectbox(f"User ({len(matches):,} shown)", matches, key="explain_user"))
+
+
+def contributions_chart(expl: Explanation, key: str, n: int = 10) -> None:
+    if expl.contributions.empty:
+        st.caption(KIND_WORDS["none"])
+        return
+    top = expl.contributions.head(n).iloc[::-1]
+    fig = px.bar(top, x="value", y="name", orientation="h", labels={"name": "", "value": "adds"})
+    fig.update_layout(height=60 + 28 * len(top), margin={"t": 10, "b": 10})
+    st.plotly_chart(fig, width="stretch", key=key)
+    note = KIND_WORDS[expl.kind]
+    if abs(expl.residual) > 1e-6 * max(1.0, abs(expl.score)):
+        note += f" A further {expl.residual:+.4f} belongs to no single reason (e.g. a shift)."
+    st.caption(note)
+
+
+def user_view(model: Recommender, parts: Split, user: str, k: int) -> pd.DataFrame:
+    """The user's top-k, each with its sentence and, folded away, its contributions."""
+    recs = model.recommend([user], k)
+    names = item_names(parts.train, recs[Columns.item].tolist())
+    st.subheader(f"Top {len(recs)} for user {user} and why")
+    for row, name in zip(recs.itertuples(index=False), names, strict=True):
+        item = getattr(row, Columns.item)
+        expl = explain(model, parts.train, user, item)
+        st.markdown(
+            f"**{getattr(row, Columns.rank)}. {name}** (score {expl.score:.4f})  \n{expl.sentence}"
+        )
+        with st.expander("What the score is made of"):
+            contributions_chart(expl, key=f"explain_chart_{item}")
+    return recs
+
+
+def item_view(model: Recommender, parts: Split, user: str, recs: pd.DataFrame) -> None:
+    st.subheader("One item in detail")
+    st.caption("Pick any catalogue item, recommended or not, to see what drives its score.")
+    ids = [str(i) for i in model.train_.item_ids]
+    first = ids.index(str(recs[Columns.item].iloc[0])) if len(recs) else 0
+    item = st.selectbox("Item", ids, index=first, key="explain_item")
+    expl = explain(model, parts.train, user, item, n=10)
+    st.markdown(
+        f"**{item_names(parts.train, [item])[0]}**: score {expl.score:.4f}. {expl.sentence}"
+    )
+    contributions_chart(expl, key="explain_item_chart", n=15)
+    if hasattr(model, "explain_features"):
+        u, i = model.train_.user_index([user])[0], model.train_.item_index([item])[0]
+        feats = pd.DataFrame(model.explain_features(u, i, n=10), columns=["feature", "adds"])
+        st.markdown("**Item attributes shared with the user's history**")
+        st.dataframe(feats, hide_index=True, width="stretch")
+
+
+def global_importance(model: Recommender, parts: Split) -> None:
+    st.subheader("Which item data matters (permutation importance)")
+    if model.name not in FEATURE_MODELS:
+        st.info(
+            f"The {model.name} model does not use item features, so there is nothing to "
+            f"shuffle. Train a {', '.join(FEATURE_MODELS)} model to see this."
+        )
+        return
+    st.caption(
+        "Each group of item data (text, categories, numbers, images) is shuffled across items "
+        "and the test NDCG@10 measured again. A big drop means the model relies on that "
+        "group; a drop near 0 (interval crossing 0) means it could do without it."
+    )
+    repeats = int(st.number_input("Shuffles per group", 2, 20, 5, key="explain_repeats"))
+    if not st.button("Compute importance", key="explain_importance"):
+        return
+    bar = st.progress(0.0, text="Shuffling…")
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        bar.progress(done / max(total, 1), text=message)
+
+    table = permutation_importance(model, parts, n_repeats=repeats, progress=progress)
+    bar.empty()
+    plot = table.assign(
+        above=table["ci_high"] - table["mean_drop"], below=table["mean_drop"] - table["ci_low"]
+    )
+    fig = px.bar(plot, x="group", y="mean_drop", error_y="above", error_y_minus="below")
+    fig.update_layout(yaxis_title="drop in NDCG@10 when shuffled")
+    st.plotly_chart(fig, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch")
+
+
+def embedding_map(model: Recommender, parts: Split) -> None:
+    st.subheader("Map of the items as the model sees them")
+    if not any(a in vars(model) for a in VECTOR_ATTRIBUTES):
+        st.info(f"The {model.name} model keeps no item vectors, so there is no map to draw.")
+        return
+    st.caption(
+        "Each dot is an item, placed by its learned vector (2-D PCA). Items close together "
+        "are treated alike; if colours cluster, the model has learned that category."
+    )
+    table = parts.train.item_features
+    columns = [] if table is None else [str(c) for c in table.columns]
+    color = st.selectbox("Colour by", ["(none)", *columns], key="explain_color")
+    points = item_embedding_map(model, parts.train, None if color == "(none)" else color)
+    points["name"] = item_names(parts.train, points[Columns.item].tolist())
+    fig = px.scatter(points, x="x", y="y", color="label", hover_name="name", opacity=0.7)
+    st.plotly_chart(fig, width="stretch")
+
+
+def explain_page(run: Run) -> None:
+    url = get_store().url
+    try:
+        model, parts = _model(url, run.id), _split(url, run.id)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    user = pick_user(parts)
+    if not user:
+        st.info("Type a user id above or pick one from the list.")
+        return
+    k = int(st.number_input("Recommendations", 1, 20, 5, key="explain_k"))
+    try:
+        recs = user_view(model, parts, user, k)
+        item_view(model, parts, user, recs)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    global_importance(model, parts)
+    embedding_map(model, parts)
+
+
+st.title("Explain")
+st.caption("Why a run recommends what it does: in words, in numbers and across the catalogue.")
+picked = dataset_picker("explain")
+if picked is not None:
+    ds, version = picked
+    chosen = pick_run(ds.id, version.id)
+    if chosen is not None:
+        explain_page(chosen)

@@ -1,0 +1,17 @@
+"""Explanations: per-recommendation reasons and global feature importance."""
+
+from __future__ import annotations
+
+from recsys_core.explain.global_ import item_embedding_map, permutation_importance
+from recsys_core.explain.reasons import explain, explain_run, item_names
+from recsys_core.explain.types import Explanation, ExplanationKind
+
+__all__ = [
+    "Explanation",
+    "ExplanationKind",
+    "explain",
+    "explain_run",
+    "item_embedding_map",
+    "item_names",
+    "permutation_importance",
+]
