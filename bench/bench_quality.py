@@ -29,6 +29,7 @@ MODELS: dict[str, tuple[str, dict]] = {
     "neumf": ("neumf", {}),
     "two_tower": ("two_tower", {}),
     "fusion": ("fusion", {}),
+    "ranker over ease+als+content": ("ranker", {"generators": ["ease", "als", "content"]}),
 }
 COLUMNS = ["NDCG@10", "Recall@10", "Precision@10", "MAP@10", "MRR@10", "HitRate@10",
            "Coverage@10", "Novelty@10", "ARP@10"]  # fmt: skip

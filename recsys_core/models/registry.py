@@ -16,6 +16,7 @@ from recsys_core.models.hybrid import Hybrid
 from recsys_core.models.implicit_mf import ALS, BPR
 from recsys_core.models.knn import ItemKNN, UserKNN
 from recsys_core.models.popular import MostPopular, Random
+from recsys_core.models.ranker import TwoStageRanker
 
 #: Every model the workbench offers, by its stable key (stored with runs; never rename one).
 REGISTRY: dict[str, type[Recommender]] = {
@@ -34,6 +35,7 @@ REGISTRY: dict[str, type[Recommender]] = {
         NeuMF,
         TwoTower,
         Fusion,
+        TwoStageRanker,
     )
 }
 

@@ -36,6 +36,14 @@ TEST_PARAMS: dict[str, dict[str, Any]] = {
     "neumf": {"embedding_size": 4, "mlp_layers": [8], "epochs": 6, **_DEEP, "batch_size": 64},
     "two_tower": {"embedding_size": 4, "tower_layers": [8], "text_dim": 4, "epochs": 8, **_DEEP},
     "fusion": {"embedding_size": 4, "tower_layers": [8], "text_dim": 4, "epochs": 8, **_DEEP},
+    # Three candidates per user (the checkerboard's unseen own-group items) and a tiny ranker.
+    "ranker": {
+        "generators": ["item_knn"],
+        "n_candidates": 3,
+        "n_estimators": 5,
+        "num_leaves": 4,
+        "min_child_samples": 1,
+    },
 }
 
 
