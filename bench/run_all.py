@@ -11,6 +11,7 @@ SCRIPTS = [
     "bench.bench_models",
     "bench.bench_content",
     "bench.bench_app",
+    "bench.bench_explain",
 ]
 
 if __name__ == "__main__":
