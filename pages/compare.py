@@ -262,6 +262,8 @@ def modality_section(runs: list[Run]) -> None:
     for run in runs:
         for warning in run.summary.get("model", {}).get("warnings", []):
             st.warning(f"{analysis.display_label(run)}: {warning}")
+        if note := analysis.ranker_note(run):
+            st.warning(f"{analysis.display_label(run)}: {note}", icon=":material/trending_down:")
     gates, ablation = analysis.modality_tables(runs)
     if gates.empty:
         return

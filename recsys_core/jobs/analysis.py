@@ -125,3 +125,15 @@ def cold_item_notes(runs: Sequence[Run]) -> list[str]:
         for r in runs
         if r.summary.get("model", {}).get("supports_cold_items") is False
     ]
+
+
+def ranker_note(run: Run) -> str | None:
+    """For a two-stage ranker run: says plainly when it does not beat its best candidate model."""
+    from recsys_core.ranking import comparison_note
+
+    candidates = run.summary.get("model", {}).get("candidates")
+    metrics = run.summary.get("metrics", {})
+    if not candidates:
+        return None
+    main = {k: v for k, v in metrics.items() if k.startswith("NDCG@")}
+    return comparison_note(main, candidates)

@@ -201,7 +201,7 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
     recs = recs[recs[Columns.rank] <= spec.n_recommendations]
     segments = segment_report(parts, result.per_user, top_items, test_users, spec)
     progress.enter("reporting")
-    model_report = _model_report(model, parts)
+    model_report = _model_report(model, parts, spec)
     artifact, digest = _save_artifact(model, run.id) if model_saves(spec) else (None, None)
     return {
         "metrics": _with_ci(result.per_user, result.summary, spec.seed),
@@ -217,9 +217,22 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
     }
 
 
-def _model_report(model: Recommender, parts: Split) -> dict[str, Any]:
-    """What the model family itself can tell: cold-item ability, fusion gates and ablation."""
+def _model_report(model: Recommender, parts: Split, spec: RunSpec) -> dict[str, Any]:
+    """What the model family itself can tell: cold-item ability, fusion gates and ablation,
+    and for a two-stage ranker its candidate models' own metrics on the same split."""
     out: dict[str, Any] = {"supports_cold_items": bool(model.supports_cold_items)}
+    generators = getattr(model, "generators", None)
+    if callable(generators):
+        fitted = {g.name: g for g in generators()}
+        result = evaluate(fitted, parts, spec.ks, relevance_threshold=spec.relevance_threshold)
+        summary = result.summary.reset_index()
+        label_col = summary.columns[0]
+        out["candidates"] = {
+            name: dict(zip(rows[label_col], rows["value"].astype(float), strict=True))
+            for name, rows in (
+                summary.groupby("model") if "model" in summary else [(next(iter(fitted)), summary)]
+            )
+        }
     gates = getattr(model, "modality_weights", None)
     if callable(gates):
         out["modality_weights"] = gates()

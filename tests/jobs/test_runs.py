@@ -233,3 +233,23 @@ def test_fusion_run_records_gate_weights_and_ablation(sqlite_store: Store) -> No
     report = run.summary["model"]
     assert sum(report["modality_weights"].values()) == pytest.approx(1.0, abs=1e-4)
     assert {"modality", "drop"} <= set(report["ablation"][0])
+
+
+def test_ranker_run_records_its_candidates_metrics_and_says_when_it_loses(
+    sqlite_store: Store,
+) -> None:
+    from recsys_core.jobs.analysis import ranker_note
+
+    import_dataset(sqlite_store, "rk", synthetic(300, 150, 9000, seed=5))
+    params = {"generators": ["item_knn", "most_popular"], "n_candidates": 30, "n_estimators": 20}
+    run = jobs.train(
+        sqlite_store, jobs.parse_spec({"dataset": "rk", "model": "ranker", "params": params})
+    )
+    assert run.status == "done", run.error
+    cands = run.summary["model"]["candidates"]
+    assert set(cands) == {"item_knn", "most_popular"}
+    best = max(c["NDCG@10"] for c in cands.values())
+    note = ranker_note(run)
+    assert (note is None) == (run.summary["metrics"]["NDCG@10"] > best)
+    if note is not None:
+        assert "does not beat its best candidate model" in note
