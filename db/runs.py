@@ -183,7 +183,7 @@ class RunRepository:
         )
 
     def write_recommendations(self, run_id: int, recs: pd.DataFrame) -> None:
-        """``recs`` has columns user_id, item_id, score, rank."""
+        """``recs`` has columns user_id, item_id, score, rank and optionally reason."""
         bulk_insert(
             self.s,
             RecommendationTable.__tablename__,
@@ -193,6 +193,7 @@ class RunRepository:
                 "rank": recs["rank"].to_numpy(np.int64),
                 "item_id": recs["item_id"].astype(str).tolist(),
                 "score": recs["score"].to_numpy(np.float64),
+                "reason": recs["reason"].tolist() if "reason" in recs else [None] * len(recs),
             },
         )
 
@@ -221,11 +222,11 @@ class RunRepository:
     def recommendations(self, run_id: int) -> pd.DataFrame:
         return bulk_select(
             self.s,
-            "SELECT user_id, item_id, score, rank FROM recommendations WHERE run_id = :key "
-            "ORDER BY user_id, rank",
+            "SELECT user_id, item_id, score, rank, reason FROM recommendations "
+            "WHERE run_id = :key ORDER BY user_id, rank",
             run_id,
-            ["user_id", "item_id", "score", "rank"],
-            dtype={"user_id": str, "item_id": str},
+            ["user_id", "item_id", "score", "rank", "reason"],
+            dtype={"user_id": str, "item_id": str, "reason": str},
         )
 
     # ---------------------------------------------------------------- workers

@@ -173,6 +173,7 @@ class RecommendationTable(Base):
     rank: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[str] = mapped_column(String(512))
     score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class WorkerTable(Base):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -13,16 +16,22 @@ from recsys_core.errors import InputError
 from recsys_core.evaluation import Split
 from recsys_core.explain import (
     Explanation,
+    beeswarm_figure,
+    dependence_figure,
     explain,
     item_embedding_map,
     item_names,
     permutation_importance,
+    ranker_reasons,
+    shap_importance,
 )
 from recsys_core.explain.global_ import VECTOR_ATTRIBUTES
+from recsys_core.features.engineered import FEATURES, generator_feature_descriptions
 from recsys_core.jobs import preview as core
 from recsys_core.jobs.analysis import list_runs
 from recsys_core.jobs.runs import get_run, load_model
 from recsys_core.models.base import Recommender
+from recsys_core.models.ranker import TwoStageRanker, generator_keys
 
 #: Models whose item features can be shuffled for permutation importance.
 FEATURE_MODELS = ("content", "two_tower", "fusion")
@@ -32,6 +41,9 @@ KIND_WORDS = {
     "modalities": "Each bar is one kind of item data (text, categories, ...) and its share.",
     "none": "This model gives every user the same kind of reason; there is no breakdown.",
 }
+#: Test users whose candidates the SHAP section explains (cost grows with candidate rows).
+SHAP_USERS = 300
+SHAP_MAX_ROWS = 10_000
 
 
 @st.cache_resource(show_spinner="Loading the run's model…", max_entries=4)
@@ -42,6 +54,35 @@ def _model(url: str, run_id: int) -> Recommender:
 @st.cache_resource(show_spinner="Recomputing the run's split…", max_entries=4)
 def _split(url: str, run_id: int) -> Split:
     return core.run_split(get_store(), get_run(get_store(), run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _shap(url: str, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Mean |SHAP| per feature, per-row SHAP values and the rows, for the first test users."""
+    model, parts = _model(url, run_id), _split(url, run_id)
+    assert isinstance(model, TwoStageRanker)
+    users = model.train_.user_index(core.held_out_users(parts)[:SHAP_USERS])
+    _, feats = model.candidate_features(np.unique(users[users >= 0]))
+    importance, values = shap_importance(model, feats, max_rows=SHAP_MAX_ROWS)
+    return importance, values, feats.loc[values.index]
+
+
+def reasons(model: Recommender, parts: Split, user: str, item: str, n: int = 5) -> Explanation:
+    """The reason for one pair; a ranker's comes from SHAP over its engineered features.
+
+    Items outside a user's candidates get no ranker score of their own (they are placed
+    below the candidates by popularity), so they keep the generic popularity reason.
+    """
+    if not isinstance(model, TwoStageRanker):
+        return explain(model, parts.train, user, item, n=n)
+    u, i = model.train_.user_index([user])[0], model.train_.item_index([item])[0]
+    if u >= 0 and i >= 0:
+        try:
+            return ranker_reasons(model, int(u), int(i), n=n)
+        except InputError:
+            pass  # not a candidate: explained below as the fallback it is
+    expl = explain(model, parts.train, user, item, n=n)
+    return replace(expl, sentence=f"Not among the ranker's candidates. {expl.sentence}")
 
 
 def pick_run(dataset_id: int, version_id: int) -> Run | None:
@@ -84,7 +125,7 @@ def user_view(model: Recommender, parts: Split, user: str, k: int) -> pd.DataFra
     st.subheader(f"Top {len(recs)} for user {user} and why")
     for row, name in zip(recs.itertuples(index=False), names, strict=True):
         item = getattr(row, Columns.item)
-        expl = explain(model, parts.train, user, item)
+        expl = reasons(model, parts, user, item)
         st.markdown(
             f"**{getattr(row, Columns.rank)}. {name}** (score {expl.score:.4f})  \n{expl.sentence}"
         )
@@ -99,7 +140,7 @@ def item_view(model: Recommender, parts: Split, user: str, recs: pd.DataFrame) -
     ids = [str(i) for i in model.train_.item_ids]
     first = ids.index(str(recs[Columns.item].iloc[0])) if len(recs) else 0
     item = st.selectbox("Item", ids, index=first, key="explain_item")
-    expl = explain(model, parts.train, user, item, n=10)
+    expl = reasons(model, parts, user, item, n=10)
     st.markdown(
         f"**{item_names(parts.train, [item])[0]}**: score {expl.score:.4f}. {expl.sentence}"
     )
@@ -143,6 +184,62 @@ def global_importance(model: Recommender, parts: Split) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
 
 
+def shap_section(model: TwoStageRanker, run: Run) -> None:
+    """Which engineered features move the ranker's score, over many users' candidates."""
+    st.subheader("What drives the ranker (SHAP)")
+    st.caption(
+        f"SHAP splits each candidate's ranker score into one push per feature. Computed on "
+        f"the candidates of up to {SHAP_USERS} test users ({SHAP_MAX_ROWS:,} rows at most)."
+    )
+    flag = f"explain_shap_on_{run.id}"
+    if st.button("Compute SHAP values", key="explain_shap"):
+        st.session_state[flag] = True
+    if not st.session_state.get(flag):
+        return
+    with st.spinner("Computing SHAP values of the candidates…"):
+        try:
+            importance, values, feats = _shap(get_store().url, run.id)
+        except InputError as exc:
+            st.error(str(exc))
+            return
+    shap_charts(importance, values, feats)
+    feature_table(model, importance)
+
+
+def shap_charts(importance: pd.DataFrame, values: pd.DataFrame, feats: pd.DataFrame) -> None:
+    top = importance.iloc[0]
+    st.markdown(
+        f"**{top['feature']}** moves the ranker's score the most: on average it shifts a "
+        f"candidate's score by {top['mean_abs_shap']:.3f} either way."
+    )
+    fig = px.bar(
+        importance.iloc[::-1],
+        x="mean_abs_shap",
+        y="feature",
+        orientation="h",
+        labels={"mean_abs_shap": "mean |SHAP| (average push on the score)", "feature": ""},
+    )
+    fig.update_layout(height=60 + 24 * len(importance), margin={"t": 10, "b": 10})
+    st.plotly_chart(fig, width="stretch", key="explain_shap_bar")
+    st.caption(
+        "Each dot is one candidate: right of 0 the feature raised its score, left lowered it; "
+        "red means a high feature value, blue a low one."
+    )
+    st.plotly_chart(beeswarm_figure(values, feats), width="stretch", key="explain_shap_swarm")
+    name = st.selectbox("Feature in detail", importance["feature"].tolist(), key="explain_dep")
+    st.caption("How the feature's push on the score changes with its value.")
+    fig = dependence_figure(values, feats, str(name))
+    st.plotly_chart(fig, width="stretch", key="explain_shap_dependence")
+
+
+def feature_table(model: TwoStageRanker, importance: pd.DataFrame) -> None:
+    keys = generator_keys(model.generators())
+    words = {**FEATURES, **generator_feature_descriptions(keys)}
+    table = importance.assign(meaning=importance["feature"].map(words).fillna(""))
+    with st.expander("What each feature means"):
+        st.dataframe(table, hide_index=True, width="stretch")
+
+
 def embedding_map(model: Recommender, parts: Split) -> None:
     st.subheader("Map of the items as the model sees them")
     if not any(a in vars(model) for a in VECTOR_ATTRIBUTES):
@@ -179,6 +276,8 @@ def explain_page(run: Run) -> None:
     except InputError as exc:
         st.error(str(exc))
         return
+    if isinstance(model, TwoStageRanker):
+        shap_section(model, run)
     global_importance(model, parts)
     embedding_map(model, parts)
 

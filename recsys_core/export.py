@@ -60,7 +60,10 @@ def export_table(
         recs[Columns.run] = run.id
         recs[Columns.created_at] = run.finished_at or run.created_at
         if explanations:
-            recs["reason"] = _reasons(store, run, recs)
+            # reasons stored with the run's lists; rows beyond them are explained now
+            missing = recs["reason"].isna().to_numpy()
+            if missing.any():
+                recs.loc[missing, "reason"] = _reasons(store, run, recs[missing])
         frames.append(recs)
     out = pd.concat(frames, ignore_index=True)[
         EXPORT_COLUMNS + (["reason"] if explanations else [])

@@ -27,6 +27,8 @@ from recsys_core.models.base import Recommender
 from recsys_core.models.registry import make_model
 
 PROGRESS_EVERY_S = 0.5
+#: Reasons are stored for at most this many rows of a run: explaining is per row (~1.5 ms).
+MAX_EXPLAINED_ROWS = 10_000
 
 
 class Cancelled(RecsysError):
@@ -65,6 +67,13 @@ class RunSpec(BaseModel):
     )
     protocol: Literal["full", "sampled"] = Field(default="full", description="Ranking protocol.")
     n_recommendations: int = Field(default=50, ge=1, le=1000, description="Top-N stored per user.")
+    explain_top: int = Field(
+        default=3,
+        ge=0,
+        le=50,
+        description="Ranks per user whose reason sentence is stored with the list (models that "
+        "explain by history items only; 0 for none).",
+    )
     label: str | None = Field(default=None, description="Display name; model name if unset.")
     derived: DerivedSpec | None = Field(
         default=None, description="Set for runs built from other runs (blend or re-rank)."
@@ -199,6 +208,14 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
     top_items, top_scores = model.topk(test_users, n_top)
     recs = _recommendation_frame(parts.train, test_users, top_items, top_scores)
     recs = recs[recs[Columns.rank] <= spec.n_recommendations]
+    progress.enter("explaining")
+    recs = recs.assign(  # reasons for the top ranks (models that explain by history)
+        reason=pd.Series(
+            _reasons(model, parts.train, recs, progress, spec.explain_top),
+            dtype=object,
+            index=recs.index,
+        )
+    )
     segments = segment_report(parts, result.per_user, top_items, test_users, spec)
     progress.enter("reporting")
     model_report = _model_report(model, parts, spec)
@@ -273,6 +290,28 @@ def split_for(inter: Interactions, config: SplitConfig, seed: int) -> Split:
             "to use the predefined split."
         )
     return split(inter, config, seed, is_test=inter.is_test)
+
+
+def _reasons(
+    model: Recommender, train: Interactions, recs: pd.DataFrame, progress: _Reporter, top: int
+) -> list[str | None]:
+    """A plain sentence for the top rows of each list (None elsewhere), kept with the list."""
+    from recsys_core.explain import explain
+
+    out: list[str | None] = [None] * len(recs)
+    if not model.explains or top < 1:
+        return out
+    chosen = np.flatnonzero(recs[Columns.rank].to_numpy() <= top)[:MAX_EXPLAINED_ROWS]
+    users = recs[Columns.user].to_numpy()
+    items = recs[Columns.item].to_numpy()
+    for done, row in enumerate(chosen):
+        try:
+            out[row] = explain(model, train, users[row], items[row]).plain_sentence
+        except InputError:
+            out[row] = None
+        if done % 500 == 0:
+            progress(done, len(chosen), "reasons")
+    return out
 
 
 def _with_ci(per_user: pd.DataFrame, summary: pd.DataFrame, seed: int) -> pd.DataFrame:

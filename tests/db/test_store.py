@@ -27,7 +27,7 @@ def test_migrations_upgrade_fresh_database_without_drift(store: Store) -> None:
 def test_upgrade_twice_is_a_no_op(store: Store) -> None:
     Store(store.engine.url.render_as_string(hide_password=False)).dispose()
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
 
 
 def test_sqlite_pragmas_wal_foreign_keys_busy_timeout(sqlite_store: Store) -> None:

@@ -253,3 +253,20 @@ def test_ranker_run_records_its_candidates_metrics_and_says_when_it_loses(
     assert (note is None) == (run.summary["metrics"]["NDCG@10"] > best)
     if note is not None:
         assert "does not beat its best candidate model" in note
+
+
+def test_reasons_are_stored_with_the_top_of_each_list(sqlite_store: Store) -> None:
+    import_dataset(sqlite_store, "why", synthetic(120, 80, 3000, seed=2))
+    spec = jobs.parse_spec({"dataset": "why", "model": "item_knn", "n_recommendations": 15})
+    run = jobs.train(sqlite_store, spec)
+    assert run.status == "done", run.error
+    with sqlite_store.session() as s:
+        recs = RunRepository(s).recommendations(run.id)
+    top = recs[recs["rank"] <= spec.explain_top]
+    assert spec.explain_top == 3 and top["reason"].notna().all()
+    assert top["reason"].str.startswith("Because you").mean() > 0.9
+    assert recs.loc[recs["rank"] > spec.explain_top, "reason"].isna().all()
+    from recsys_core.export import export_table
+
+    table = export_table(sqlite_store, [run.id], 3, explanations=True)
+    assert table["reason"].notna().all()

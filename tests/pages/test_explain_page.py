@@ -151,3 +151,51 @@ def test_export_with_explanations_adds_the_plain_reason(workspace: Workspace) ->
     assert "reason" not in plain.columns
     assert table.drop(columns="reason").equals(plain)
     assert len(table) == 3 and table["reason"].str.startswith("Because you rated ").all()
+
+
+@pytest.fixture(scope="module")
+def ranker_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str]:
+    """A store of its own with one two-stage ranker run (tiny, so SHAP stays quick)."""
+    home = tmp_path_factory.mktemp("explain_ranker_home")
+    url = f"sqlite:///{home / 'r.db'}"
+    params = {"generators": ["item_knn", "most_popular"], "n_candidates": 20, "n_estimators": 10}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECSYS_HOME", str(home))
+        store = Store(url)
+        import_dataset(store, "syn", synthetic(200, 100, 4000))
+        spec = {"dataset": "syn", "model": "ranker", "params": params, "ks": [10]}
+        run = train(store, parse_spec({**spec, "n_recommendations": 10}))
+        assert run.status == "done", run.error
+        store.dispose()
+    return url, home, display_label(run)
+
+
+def test_ranker_run_gives_shap_reasons_and_the_shap_section(
+    ranker_home: tuple[str, Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, home, label = ranker_home
+    monkeypatch.setenv("RECSYS_DATABASE_URL", url)
+    monkeypatch.setenv("RECSYS_HOME", str(home))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "pages" / "explain.py"), default_timeout=120).run()
+    at.selectbox(key="explain_run").set_value(label).run()
+    assert not at.exception
+    entries = [m for m in _markdown(at) if m.startswith("**") and "(score" in m]
+    assert len(entries) == 5
+    assert all("Ranked by its features: *" in m for m in entries)
+    assert not [m for m in _markdown(at) if "moves the ranker's score the most" in m]
+    at.button(key="explain_shap").click().run()
+    assert not at.exception
+    sentence = next(m for m in _markdown(at) if "moves the ranker's score the most" in m)
+    features = at.selectbox(key="explain_dep").options
+    assert sentence.startswith(f"**{features[0]}**")
+    table = next(d.value for d in at.dataframe if "mean_abs_shap" in d.value.columns)
+    assert table["feature"].tolist() == features
+    assert table["mean_abs_shap"].is_monotonic_decreasing and (table["mean_abs_shap"] >= 0).all()
+    assert str(table.set_index("feature").loc["rank_item_knn", "meaning"]).startswith("User x")
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("mean |SHAP|" in s for s in specs)  # the bar chart of mean |SHAP| per feature
+    at.selectbox(key="explain_dep").set_value(features[-1]).run()  # survives a rerun
+    assert not at.exception
+    assert any(f"SHAP value of {features[-1]}" in c.proto.spec for c in at.get("plotly_chart"))
