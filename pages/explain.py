@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -22,7 +20,6 @@ from recsys_core.explain import (
     item_embedding_map,
     item_names,
     permutation_importance,
-    ranker_reasons,
     shap_importance,
 )
 from recsys_core.explain.global_ import VECTOR_ATTRIBUTES
@@ -73,16 +70,7 @@ def reasons(model: Recommender, parts: Split, user: str, item: str, n: int = 5) 
     Items outside a user's candidates get no ranker score of their own (they are placed
     below the candidates by popularity), so they keep the generic popularity reason.
     """
-    if not isinstance(model, TwoStageRanker):
-        return explain(model, parts.train, user, item, n=n)
-    u, i = model.train_.user_index([user])[0], model.train_.item_index([item])[0]
-    if u >= 0 and i >= 0:
-        try:
-            return ranker_reasons(model, int(u), int(i), n=n)
-        except InputError:
-            pass  # not a candidate: explained below as the fallback it is
-    expl = explain(model, parts.train, user, item, n=n)
-    return replace(expl, sentence=f"Not among the ranker's candidates. {expl.sentence}")
+    return explain(model, parts.train, user, item, n=n)
 
 
 def pick_run(dataset_id: int, version_id: int) -> Run | None:

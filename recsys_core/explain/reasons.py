@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -74,6 +75,26 @@ def explain(
     if n < 1:
         raise InputError(f"n (reasons shown) must be at least 1; got {n}.")
     u, i = _indices(model, user_id, item_id)
+    if hasattr(model, "candidate_features"):  # a two-stage ranker: SHAP over its features
+        from recsys_core.explain.shap_ import ranker_reasons
+
+        try:
+            return ranker_reasons(model, u, i, n=n)
+        except InputError:  # not a candidate: its score is the popularity fallback
+            expl = _explain_scored(model, train, user_id, item_id, (u, i), n)
+            return replace(expl, sentence=f"Not among the ranker's candidates. {expl.sentence}")
+    return _explain_scored(model, train, user_id, item_id, (u, i), n)
+
+
+def _explain_scored(
+    model: Recommender,
+    train: Interactions,
+    user_id: Any,
+    item_id: Any,
+    pair: tuple[int, int],
+    n: int,
+) -> Explanation:
+    u, i = pair
     score = float(model.score(np.array([u]), np.array([i]))[0, 0])
     ids = (str(user_id), str(item_id))
     if bool(model.explains):
