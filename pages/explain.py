@@ -64,15 +64,6 @@ def _shap(url: str, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     return importance, values, feats.loc[values.index]
 
 
-def reasons(model: Recommender, parts: Split, user: str, item: str, n: int = 5) -> Explanation:
-    """The reason for one pair; a ranker's comes from SHAP over its engineered features.
-
-    Items outside a user's candidates get no ranker score of their own (they are placed
-    below the candidates by popularity), so they keep the generic popularity reason.
-    """
-    return explain(model, parts.train, user, item, n=n)
-
-
 def pick_run(dataset_id: int, version_id: int) -> Run | None:
     runs = [r for r in list_runs(get_store(), dataset_id) if r.version_id == version_id]
     options = core.run_options(runs)
@@ -113,7 +104,7 @@ def user_view(model: Recommender, parts: Split, user: str, k: int) -> pd.DataFra
     st.subheader(f"Top {len(recs)} for user {user} and why")
     for row, name in zip(recs.itertuples(index=False), names, strict=True):
         item = getattr(row, Columns.item)
-        expl = reasons(model, parts, user, item)
+        expl = explain(model, parts.train, user, item)
         st.markdown(
             f"**{getattr(row, Columns.rank)}. {name}** (score {expl.score:.4f})  \n{expl.sentence}"
         )
@@ -128,7 +119,7 @@ def item_view(model: Recommender, parts: Split, user: str, recs: pd.DataFrame) -
     ids = [str(i) for i in model.train_.item_ids]
     first = ids.index(str(recs[Columns.item].iloc[0])) if len(recs) else 0
     item = st.selectbox("Item", ids, index=first, key="explain_item")
-    expl = reasons(model, parts, user, item, n=10)
+    expl = explain(model, parts.train, user, item, n=10)
     st.markdown(
         f"**{item_names(parts.train, [item])[0]}**: score {expl.score:.4f}. {expl.sentence}"
     )
