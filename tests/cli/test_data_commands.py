@@ -9,24 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from recsys_core.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict | str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    try:
-        return code, json.loads(out), err
-    except json.JSONDecodeError:
-        return code, out, err
-
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
-def test_import_prints_id_version_counts_as_json(capsys, db: str, tmp_path: Path) -> None:
+def test_import_prints_id_version_counts_as_json(run, capsys, db: str, tmp_path: Path) -> None:
     f = tmp_path / "events.csv"
     f.write_text(
         "customer,sku,stars\n"
@@ -55,7 +44,7 @@ def test_import_prints_id_version_counts_as_json(capsys, db: str, tmp_path: Path
     assert code == 0 and [d["name"] for d in listing["datasets"]] == ["shop"]
 
 
-def test_bad_input_exits_2_with_message_on_stderr(capsys, db: str, tmp_path: Path) -> None:
+def test_bad_input_exits_2_with_message_on_stderr(run, capsys, db: str, tmp_path: Path) -> None:
     f = tmp_path / "empty.csv"
     f.write_text("")
     code, out, err = run(capsys, "import", str(f), "--name", "x", "--db", db, "--json")
@@ -83,7 +72,7 @@ def test_bad_input_exits_2_with_message_on_stderr(capsys, db: str, tmp_path: Pat
     assert code == 2 and "KEY=VALUE" in err
 
 
-def test_synth_profile_clean_round(capsys, db: str) -> None:
+def test_synth_profile_clean_round(run, capsys, db: str) -> None:
     code, out, err = run(
         capsys,
         "synth",
@@ -127,7 +116,9 @@ def test_console_script_loads_the_sample(db: str) -> None:
     assert json.loads(done.stdout)["interactions"] == 100_836
 
 
-def test_import_events_with_weights_becomes_implicit_feedback(capsys, db: str, tmp_path) -> None:
+def test_import_events_with_weights_becomes_implicit_feedback(
+    run, capsys, db: str, tmp_path
+) -> None:
     from db import Store
     from recsys_core.jobs.datasets import load_interactions
 

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from recsys_core.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict | str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    try:
-        return code, json.loads(out), err
-    except json.JSONDecodeError:
-        return code, out, err
 
 
 @pytest.fixture
@@ -29,7 +19,9 @@ def db(tmp_path: Path, capsys) -> str:
     return url
 
 
-def test_train_prints_run_id_and_metrics_then_evaluate_and_export(capsys, db, tmp_path) -> None:
+def test_train_prints_run_id_and_metrics_then_evaluate_and_export(
+    run, capsys, db, tmp_path
+) -> None:
     code, out, err = run(
         capsys, "train", "--dataset", "s", "--model", "item_knn", "--param", "n_neighbors=20",
         "--k", "10", "--seed", "1", "--db", db, "--json",
@@ -60,7 +52,7 @@ def test_train_prints_run_id_and_metrics_then_evaluate_and_export(capsys, db, tm
     assert table["rank"].max() == 5 and len(table) == ex["rows"]
 
 
-def test_queue_then_worker_once(capsys, db) -> None:
+def test_queue_then_worker_once(run, capsys, db) -> None:
     code, out, _ = run(
         capsys,
         "train",
@@ -96,14 +88,14 @@ def test_queue_then_worker_once(capsys, db) -> None:
         (["export", "--run", "999", "--k", "5", "--out", "x.csv"], "No run 999"),
     ],
 )
-def test_bad_run_input_exits_2_and_stores_nothing(capsys, db, argv, needle) -> None:
+def test_bad_run_input_exits_2_and_stores_nothing(run, capsys, db, argv, needle) -> None:
     code, _out, err = run(capsys, *argv, "--db", db)
     assert code == 2 and needle in err, err
     code, listing, _ = run(capsys, "runs", "--db", db, "--json")
     assert listing["runs"] == []
 
 
-def test_blend_and_rerank_commands(capsys, db) -> None:
+def test_blend_and_rerank_commands(run, capsys, db) -> None:
     ids = []
     for model in ("item_knn", "most_popular"):
         code, out, err = run(
