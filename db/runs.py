@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from db.bulk import bulk_insert, bulk_select
@@ -22,6 +23,14 @@ from db.schema import (
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
+
+#: Users per IN list when SQLite reads some users' lists: well under the 999 bound parameters
+#: that older SQLite builds allow, and each user is one range of the primary key.
+USER_CHUNK = 500
+RECOMMENDATION_COLUMNS = ["user_id", "item_id", "score", "rank", "reason"]
+_SELECT_RECOMMENDATIONS = (
+    "SELECT user_id, item_id, score, rank, reason FROM recommendations WHERE run_id = :key"
+)
 
 
 @dataclass(frozen=True)
@@ -219,15 +228,46 @@ class RunRepository:
         wide = long.pivot(index=user_col, columns="metric", values="value")
         return wide.reset_index().rename_axis(columns=None)
 
-    def recommendations(self, run_id: int) -> pd.DataFrame:
-        return bulk_select(
-            self.s,
-            "SELECT user_id, item_id, score, rank, reason FROM recommendations "
-            "WHERE run_id = :key ORDER BY user_id, rank",
-            run_id,
-            ["user_id", "item_id", "score", "rank", "reason"],
-            dtype={"user_id": str, "item_id": str, "reason": str},
-        )
+    def recommendations(self, run_id: int, users: Sequence[str] | None = None) -> pd.DataFrame:
+        """The stored top-N ordered by user_id then rank; ``users`` keeps only those users' rows.
+
+        Without ``users`` the whole table streams through the bulk path (export needs it all).
+        With them, each user is a range of the primary key (run_id, user_id, rank), so showing
+        one user costs a few rows instead of the whole table (millions of rows at 100k users).
+        Unknown users simply have no rows; a bare string is one user id, not its characters.
+        """
+        if users is None:
+            return bulk_select(
+                self.s,
+                f"{_SELECT_RECOMMENDATIONS} ORDER BY user_id, rank",
+                run_id,
+                RECOMMENDATION_COLUMNS,
+                dtype={"user_id": str, "item_id": str, "reason": str},
+            )
+        wanted = sorted({users} if isinstance(users, str) else {str(u) for u in users})
+        rows = self._user_rows(run_id, wanted) if wanted else []
+        if not rows:
+            return pd.DataFrame({n: [] for n in RECOMMENDATION_COLUMNS})
+        return pd.DataFrame.from_records([tuple(r) for r in rows], columns=RECOMMENDATION_COLUMNS)
+
+    def _user_rows(self, run_id: int, wanted: list[str]) -> list[Any]:
+        """Rows of the users in ``wanted`` (sorted, distinct) ordered by user_id, rank."""
+        if self.s.get_bind().dialect.name == "postgresql":
+            # one array parameter: no length limit, one round trip, and the server orders the
+            # rows by its own collation exactly as the full read does
+            sql = f"{_SELECT_RECOMMENDATIONS} AND user_id = ANY(CAST(:users AS TEXT[]))"
+            params = {"key": run_id, "users": wanted}
+            return list(self.s.execute(text(f"{sql} ORDER BY user_id, rank"), params).all())
+        # SQLite compares text bytewise (BINARY), which is Python's str order, so chunks of the
+        # sorted ids come back already in ORDER BY user_id order
+        query = text(
+            f"{_SELECT_RECOMMENDATIONS} AND user_id IN :users ORDER BY user_id, rank"
+        ).bindparams(bindparam("users", expanding=True))
+        rows: list[Any] = []
+        for start in range(0, len(wanted), USER_CHUNK):
+            chunk = wanted[start : start + USER_CHUNK]
+            rows.extend(self.s.execute(query, {"key": run_id, "users": chunk}).all())
+        return rows
 
     # ---------------------------------------------------------------- workers
     def beat_worker(self, worker: str, pid: int, host: str) -> None:

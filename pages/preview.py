@@ -36,9 +36,14 @@ def _test_users(url: str, run_id: int) -> list[str]:
     return core.held_out_users(_split(url, run_id))
 
 
-@st.cache_data(show_spinner="Loading the stored lists…", max_entries=8)
-def _recommendations(url: str, run_id: int) -> pd.DataFrame:
-    return core.run_recommendations(get_store(), run_id)
+@st.cache_data(show_spinner=False, max_entries=32)
+def _user_recommendations(url: str, run_id: int, user: str) -> pd.DataFrame:
+    """One run's stored list for one user: a primary-key read of top-N rows per user switch.
+
+    The page never needs other users' lists (the overlap compares this user's lists), so the
+    whole table is neither loaded nor cached; 32 entries cover a few recent users of 4 runs.
+    """
+    return core.run_recommendations(get_store(), run_id, users=[user])
 
 
 def pick_runs(dataset_id: int, version_id: int) -> list[Run]:
@@ -143,7 +148,7 @@ def preview(runs: list[Run]) -> None:
     show_user(view)
     top_n = core.stored_top_n(runs)
     k = st.slider("List length K", 1, top_n, min(10, top_n), key="preview_k") if top_n > 1 else 1
-    recs = {display_label(r): _recommendations(url, r.id) for r in runs}
+    recs = {display_label(r): _user_recommendations(url, r.id, view.user) for r in runs}
     lists = core.user_lists(recs, view, k, parts.train.item_features)
     show_lists(lists, k)
     show_reasons(runs, lists, parts, view.user)

@@ -48,10 +48,16 @@ def split_key(run: Run) -> tuple[int, str, int]:
     return run.version_id, spec.split.model_dump_json(), spec.seed
 
 
-def run_recommendations(store: Store, run_id: int) -> pd.DataFrame:
-    """The stored top-N of a run (user_id, item_id, score, rank)."""
+def run_recommendations(
+    store: Store, run_id: int, users: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The stored top-N of a run (user_id, item_id, score, rank, reason), by user then rank.
+
+    ``users`` reads only those users' rows: a page showing one user should not load (and cache)
+    every user's list, which is millions of rows at 100k users.
+    """
     with store.session() as s:
-        return RunRepository(s).recommendations(run_id)
+        return RunRepository(s).recommendations(run_id, users)
 
 
 def held_out_users(parts: Split) -> list[str]:
@@ -150,7 +156,8 @@ def user_lists(
     """Each run's top-``k`` for the user, with a ✓ in the ``hit`` column for held-out items.
 
     Args:
-        recommendations: display label -> that run's stored top-N (all users).
+        recommendations: display label -> that run's stored top-N (all users, or only this
+            user's rows as ``run_recommendations(..., users=[user])`` returns them).
         view: the user's split view; its held-out items are the hits.
         k: list length to show.
         features: item metadata to join (title, genres...).

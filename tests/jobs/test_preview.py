@@ -211,6 +211,20 @@ def test_run_split_recomputes_the_test_users_the_run_stored_lists_for(
     assert pv.stored_top_n([runs["pop"], runs["knn"]]) == 8
 
 
+def test_run_recommendations_for_some_users_are_their_rows_of_the_whole_table(
+    sqlite_store: Store, runs: dict[str, Run]
+) -> None:
+    run = runs["pop"]
+    full = pv.run_recommendations(sqlite_store, run.id)
+    users = pv.held_out_users(pv.run_split(sqlite_store, run))[:3]
+    mine = pv.run_recommendations(sqlite_store, run.id, users=users[::-1])
+    want = full[full[C.user].isin(users)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, want)
+    assert len(mine) == 3 * 15 and mine[C.rank].tolist() == list(range(1, 16)) * 3
+    ghost = pv.run_recommendations(sqlite_store, run.id, users=["ghost"])
+    assert ghost.empty and list(ghost.columns) == list(full.columns)
+
+
 def test_protocol_notes_warn_on_mixed_protocols_and_splits_only(runs: dict[str, Run]) -> None:
     assert pv.protocol_notes([runs["pop"], runs["knn"]]) == []
     mixed = pv.protocol_notes([runs["pop"], runs["pop-s"]])

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from recsys_core.columns import Columns
 from recsys_core.jobs.analysis import display_label
-from recsys_core.jobs.preview import run_recommendations, run_split
+from recsys_core.jobs.preview import held_out_users, run_recommendations, run_split
 
 if TYPE_CHECKING:
     from tests.pages.conftest import Workspace
@@ -82,6 +82,25 @@ def test_overlap_counts_are_symmetric_with_list_lengths_on_the_diagonal(
     assert shared.loc[labels[0], labels[0]] == 10
     both = len(set(popular[Columns.item]) & set(knn[Columns.item]))
     assert shared.loc[labels[0], labels[1]] == shared.loc[labels[1], labels[0]] == both
+
+
+def test_switching_user_shows_that_users_stored_lists(
+    open_page: Callable[[str], AppTest], workspace: Workspace, known_hit: tuple
+) -> None:
+    """Lists are read per user, so the second user must not see the first user's (cached) rows."""
+    first = known_hit[0]
+    store = workspace.store()
+    names = ("most_popular", "item_knn")
+    users = [u for u in held_out_users(run_split(store, workspace.runs[names[0]])) if u != first]
+    at = _open_for(open_page, workspace, first)
+    at.text_input(key="preview_q").set_value(users[0]).run()
+    assert not at.exception and at.selectbox(key="preview_user").value == users[0]
+    for name, shown in zip(names, _lists(at), strict=True):
+        stored = run_recommendations(store, workspace.runs[name].id, users=[users[0]])
+        top = stored[stored[Columns.rank] <= 10]
+        assert shown[Columns.item].tolist() == top[Columns.item].tolist()
+        assert shown[Columns.rank].tolist() == list(range(1, 11))
+    store.dispose()
 
 
 def test_unknown_user_gets_a_clear_message(
