@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -16,7 +14,6 @@ from optuna.trial import FrozenTrial, TrialState
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from db import Store
-from db.engine import default_home
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.evaluation import Split, evaluate
@@ -34,8 +31,15 @@ from recsys_core.tuning_space import (
     space_table,
     table_overrides,
 )
+from recsys_core.tuning_storage import (
+    OPTUNA_SCHEMA,
+    OPTUNA_URL_ENV,
+    optuna_storage_url,
+    storage_lock,
+)
 
 __all__ = [
+    "OPTUNA_SCHEMA",
     "OPTUNA_URL_ENV",
     "ChoicesOverride",
     "RangeOverride",
@@ -51,9 +55,6 @@ __all__ = [
     "tune",
     "tuning_split",
 ]
-
-#: A database of Optuna's own (never the workbench's), shared by workers tuning one study.
-OPTUNA_URL_ENV = "RECSYS_OPTUNA_URL"
 
 
 class TuneSpec(BaseModel):
@@ -149,34 +150,6 @@ def tuning_split(inter: Interactions, spec: TuneSpec) -> Split:
     return Split(parts.train, parts.validation, None, config)
 
 
-def optuna_storage_url(store: Store) -> str:
-    """Where a named study lives: ``$RECSYS_OPTUNA_URL``, else ``RECSYS_HOME/optuna.db``.
-
-    Optuna's tables never go into the workbench database: its migrations are its own. On
-    PostgreSQL, RDBStorage cannot target a separate schema, so a separate database is needed.
-    """
-    url = os.environ.get(OPTUNA_URL_ENV)
-    if not url and store.backend != "sqlite":
-        raise InputError(
-            f"A named study on PostgreSQL needs its own database: set {OPTUNA_URL_ENV} to e.g. "
-            "postgresql://user:pass@host/recsys_optuna (not the workbench database)."
-        )
-    url = url or f"sqlite:///{default_home() / 'optuna.db'}"
-    if url in (store.url_with_password, store.url) or _same_file(url, store.url):
-        raise InputError(f"{OPTUNA_URL_ENV} must not point at the workbench database itself.")
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
-
-
-def _same_file(a: str, b: str) -> bool:
-    if not (a.startswith("sqlite:///") and b.startswith("sqlite:///")):
-        return False
-    return (
-        Path(a.removeprefix("sqlite:///")).resolve() == Path(b.removeprefix("sqlite:///")).resolve()
-    )
-
-
 def tune(
     store: Store,
     spec: TuneSpec,
@@ -216,19 +189,24 @@ def tune(
 def _study(store: Store, spec: TuneSpec, storage_url: str | None) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # progress goes through our callback
     url = storage_url or (optuna_storage_url(store) if spec.study else None)
-    study = optuna.create_study(
-        study_name=spec.study,
-        storage=url,
-        sampler=optuna.samplers.TPESampler(seed=spec.seed),
-        direction="maximize",
-        load_if_exists=True,
-    )
     identity = {"dataset": spec.dataset, "model": spec.model, "metric": spec.metric}
-    known = study.user_attrs.get("recsys")
-    if known is None:
-        study.set_user_attr("recsys", identity)
-    elif known != identity:
-        raise InputError(f"Study {spec.study!r} tunes {known}, not {identity}: pick another name.")
+    with storage_lock(url):
+        study = optuna.create_study(
+            study_name=spec.study,
+            storage=optuna.storages.RDBStorage(url) if url else None,
+            sampler=optuna.samplers.TPESampler(seed=spec.seed),
+            direction="maximize",
+            load_if_exists=True,
+        )
+        known = study.user_attrs.get("recsys")
+        if known is None:
+            study.set_user_attr("recsys", identity)
+    if known is not None and known != identity:
+        raise InputError(
+            f"Study {spec.study!r} tunes model {known['model']!r} on dataset "
+            f"{known['dataset']!r} for {known['metric']}, not model {spec.model!r} on dataset "
+            f"{spec.dataset!r} for {spec.metric}: pick another study name."
+        )
     return study
 
 

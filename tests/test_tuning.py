@@ -235,3 +235,33 @@ def test_cli_bad_range_exits_2_with_a_message(syn: Store, capsys) -> None:
     assert "LOW:HIGH" in capsys.readouterr().err
     assert main([*args, "--trials", "0"]) == 2
     assert "n_trials" in capsys.readouterr().err
+
+
+def test_sqlite_workers_starting_together_on_a_new_study_file_all_succeed(
+    syn: Store, tmp_path: Path
+) -> None:
+    """Optuna's first table setup races; the file lock beside optuna.db serialises it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RECSYS_HOME": str(tmp_path / "home")}
+    env.pop("RECSYS_OPTUNA_URL", None)
+    argv = ["-m", "recsys_core.cli", "tune", "--db", syn.url, "--dataset", "syn"]
+    argv += ["--model", "ease", "--study", "together", "--trials", "2", "--json"]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, *argv, "--seed", str(seed)],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for seed in range(4)
+    ]
+    done = [w.communicate(timeout=180) for w in workers]
+    assert [w.returncode for w in workers] == [0] * 4, [err[-1500:] for _, err in done]
+    study = optuna.load_study(
+        study_name="together", storage=f"sqlite:///{tmp_path / 'home' / 'optuna.db'}"
+    )
+    assert sorted(t.number for t in study.trials) == list(range(8))

@@ -33,7 +33,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--choices", action="append", metavar="KEY=a,b,c", help="values to try")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="fixed parameter")
     p.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
-    p.add_argument("--study", help="study name, shared through $RECSYS_OPTUNA_URL by workers")
+    p.add_argument(
+        "--study", help="study name; workers naming one study share its trials (see README, Tuning)"
+    )
     p.add_argument("--run-best", action="store_true", help="then train a run of the best config")
     p.set_defaults(handler=cmd_tune)
 
