@@ -36,6 +36,7 @@ KIND_WORDS = {
     "history": "Each bar is one item from the user's history and how much it adds to the score.",
     "features": "Each bar is one attribute of the item and how much it adds to the score.",
     "modalities": "Each bar is one kind of item data (text, categories, ...) and its share.",
+    "components": "Each bar is one part of the model (a blended model or a bias term).",
     "none": "This model gives every user the same kind of reason; there is no breakdown.",
 }
 #: Test users whose candidates the SHAP section explains (cost grows with candidate rows).

@@ -51,10 +51,10 @@ def export_table(
         if run.status != "done":
             raise InputError(f"Run {run_id} is {run.status}; only finished runs can be exported.")
         with store.session() as s:
-            recs = RunRepository(s).recommendations(run_id)
+            recs = RunRepository(s).recommendations(
+                run_id, None if users is None else [str(u) for u in users]
+            )
         recs = recs[recs["rank"] <= k]
-        if users is not None:
-            recs = recs[recs["user_id"].isin([str(u) for u in users])]
         recs = recs.rename(columns={"user_id": Columns.user, "item_id": Columns.item})
         recs[Columns.model] = run.label
         recs[Columns.run] = run.id
@@ -71,15 +71,15 @@ def export_table(
     return out.sort_values([Columns.run, Columns.user, Columns.rank], ignore_index=True)
 
 
-def _reasons(store: Store, run: Run, recs: pd.DataFrame) -> list[str]:
+def _reasons(store: Store, run: Run, recs: pd.DataFrame) -> list[str | None]:
     """The plain reason sentence of each row, from the run's model on its own split."""
-    from recsys_core.explain import explain
+    from recsys_core.explain import explain_many
     from recsys_core.jobs.preview import run_split
     from recsys_core.jobs.runs import load_model
 
     model, train = load_model(run, store), run_split(store, run).train
-    pairs = zip(recs[Columns.user], recs[Columns.item], strict=True)
-    return [explain(model, train, u, i).plain_sentence for u, i in pairs]
+    found = explain_many(model, train, recs[Columns.user].tolist(), recs[Columns.item].tolist())
+    return [None if e is None else e.plain_sentence for e in found]
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:

@@ -60,6 +60,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--run", type=int, required=True, action="append")
     p.add_argument("--k", type=int, required=True)
     p.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    p.add_argument(
+        "--explanations", action="store_true", help="add each row's reason sentence (column reason)"
+    )
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("worker", parents=[common], help="process queued runs")
@@ -165,7 +168,7 @@ def cmd_evaluate(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
 
 def cmd_export(args: argparse.Namespace, store: Store) -> dict[str, Any]:
-    table = export_table(store, args.run, args.k)
+    table = export_table(store, args.run, args.k, explanations=args.explanations)
     write_file(table, args.out)
     return {
         "rows": len(table),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recsys_core.explain.global_ import item_embedding_map, permutation_importance
-from recsys_core.explain.reasons import explain, explain_run, item_names
+from recsys_core.explain.reasons import explain, explain_many, explain_run, item_names
 from recsys_core.explain.shap_ import (
     beeswarm_figure,
     dependence_figure,
@@ -19,6 +19,7 @@ __all__ = [
     "beeswarm_figure",
     "dependence_figure",
     "explain",
+    "explain_many",
     "explain_run",
     "item_embedding_map",
     "item_names",

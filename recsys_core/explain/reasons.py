@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     from db import Store
     from db.runs import Run
 
+#: How a sentence names a modality of the fusion model.
+MODALITY_WORDS = {
+    "id": "its id (who interacted with it)",
+    "text": "its text",
+    "categorical": "its categories",
+    "numeric": "its numeric attributes",
+    "image": "its image",
+}
 #: Item table columns tried, in order, for a readable item name.
 NAME_COLUMNS = ("title", "name", "item_name", "product_name")
 
@@ -58,9 +66,12 @@ def explain(
 ) -> Explanation:
     """Why ``model`` scores ``item_id`` for ``user_id``, with what the model family offers.
 
-    History items (EASE, kNN, ALS, content, explainable hybrids) come first since they
-    are the most concrete reason; then item features, then modality shares (fusion), then
-    popularity; other models get kind "none" rather than an invented reason.
+    History items come first since they are the most concrete reason: exact parts for
+    EASE, kNN, ALS, content and their hybrids, parts of the learned user vector for the
+    embedding models (two-tower, BPR, NeuMF; their residual says what the history leaves
+    unexplained). Then item features, modality shares (fusion, with the nearest history
+    items), a hybrid's component shares, a baseline's bias terms, popularity; Random says
+    that its pick is chance rather than inventing a reason.
 
     Args:
         model: a fitted model.
@@ -86,6 +97,38 @@ def explain(
     return _explain_scored(model, train, user_id, item_id, (u, i), n)
 
 
+def explain_many(
+    model: Recommender,
+    train: Interactions,
+    user_ids: Sequence[Any] | np.ndarray,
+    item_ids: Sequence[Any] | np.ndarray,
+) -> list[Explanation | None]:
+    """:func:`explain` for many pairs; None where a pair cannot be explained (unknown ids).
+
+    Two-stage rankers are explained in one batch (their candidate features are built once
+    for all users); other models pair by pair, each a few milliseconds.
+    """
+    if hasattr(model, "candidate_features"):
+        from recsys_core.explain.shap_ import ranker_reasons_many
+
+        users = model.train_.user_index([str(u) for u in user_ids])
+        items = model.train_.item_index([str(i) for i in item_ids])
+        known = np.flatnonzero((users >= 0) & (items >= 0))
+        batch = ranker_reasons_many(model, users[known], items[known])
+        out: list[Explanation | None] = [None] * len(users)
+        for pos, expl in zip(known, batch, strict=True):
+            out[pos] = expl
+        missing = [int(pos) for pos in known if out[pos] is None]  # non-candidates: fallback
+    else:
+        out, missing = [None] * len(user_ids), list(range(len(user_ids)))
+    for at in missing:
+        try:
+            out[at] = explain(model, train, user_ids[at], item_ids[at])
+        except InputError:
+            out[at] = None
+    return out
+
+
 def _explain_scored(
     model: Recommender,
     train: Interactions,
@@ -102,12 +145,20 @@ def _explain_scored(
     if hasattr(model, "explain_features"):
         return _from_features(model, ids, (u, i), score, n)
     if hasattr(model, "modality_shares"):
-        shares = model.modality_shares(*ids)
-        return _from_modalities(ids, score, shares)
+        expl = _from_modalities(ids, score, model.modality_shares(*ids))
+        near = _history_names(model, train, u, i, n)
+        if not near:
+            return expl
+        return replace(expl, sentence=f"{expl.sentence} Close to {_join(near)} in your history.")
+    if hasattr(model, "component_parts"):
+        return _from_components(model, train, ids, (u, i), score, n)
+    if hasattr(model, "score_parts"):
+        return _from_biases(ids, score, model.score_parts(u, i))
     if hasattr(model, "popularity_"):
         return _from_popularity(model, ids, i, score)
     sentence = (
-        "No reason to give: this model picks items at random."
+        "Drawn at random: the Random baseline uses nothing about you or the item, so this "
+        "pick shows what chance alone scores."
         if model.name == "random"
         else f"No reason to give: the {model.name} model does not break its scores down."
     )
@@ -133,6 +184,13 @@ def _from_history(
         sentence = f"Because you {verb} {_join(top)}{tail}."
     else:
         sentence = "Nothing in your history points to this item; it fills the list."
+    if model.approximate_explanations and top:
+        covered = abs(score - residual)
+        share = covered / max(covered + abs(residual), 1e-12)
+        sentence += (
+            f" (Your history carries about {share:.0%} of this score; the rest is what the "
+            "model learned about you and the item beyond it.)"
+        )
     if hasattr(model, "explain_features"):
         features = model.explain_features(*pair, n=min(n, 3))
         if features:
@@ -160,12 +218,60 @@ def _from_modalities(ids: tuple[str, str], score: float, shares: dict[str, float
     total = float(np.abs(frame["value"]).sum())
     if total > 0:
         top = frame.iloc[0]
-        label = "its id (who interacted with it)" if top["name"] == "id" else f"its {top['name']}"
+        label = MODALITY_WORDS.get(str(top["name"]), f"its {top['name']}")
         sentence = f"Mostly {label} ({abs(top['value']) / total:.0%} of the score)."
     else:
         sentence = "No modality adds to this score."
     return Explanation(
         *ids, score, "modalities", frame, score - float(frame["value"].sum()), sentence
+    )
+
+
+def _history_names(model: Recommender, train: Interactions, u: int, i: int, n: int) -> list[str]:
+    """Names of the history items that most support the score, for models that can tell."""
+    parts = getattr(model, "history_parts", model.explain_parts)
+    try:
+        hist, contrib = parts(u, i)
+    except InputError:
+        return []
+    top = np.asarray(hist)[np.asarray(contrib) > 0][:n]
+    return item_names(train, np.asarray(model.train_.item_ids)[top]) if len(top) else []
+
+
+def _from_components(
+    model: Any,
+    train: Interactions,
+    ids: tuple[str, str],
+    pair: tuple[int, int],
+    score: float,
+    n: int,
+) -> Explanation:
+    """A hybrid that cannot split by history: each component's share, then its own reason."""
+    parts = model.component_parts(*pair)
+    frame = contribution_frame([p[0] for p in parts], np.array([p[2] for p in parts]))
+    if not len(frame) or float(np.abs(frame["value"]).sum()) == 0:
+        sentence = "No component scores this item above its lowest."
+    else:
+        name = str(frame["name"].iloc[0])
+        share = abs(float(frame["value"].iloc[0])) / float(np.abs(frame["value"]).sum())
+        comp = next(c for label, c, _ in parts if label == name)
+        inner = _explain_scored(comp, train, *ids, pair, n).sentence
+        sentence = f"Mostly from its *{name}* part ({share:.0%} of the score): {inner}"
+    residual = score - float(frame["value"].sum())
+    return Explanation(*ids, score, "components", frame, residual, sentence)
+
+
+def _from_biases(ids: tuple[str, str], score: float, parts: dict[str, float]) -> Explanation:
+    """The rating baseline: mean + user habit + item standing, which add up to the score."""
+    frame = contribution_frame(list(parts), np.array(list(parts.values())))
+    standing = parts["this item's standing"]
+    side = "above" if standing >= 0 else "below"
+    sentence = (
+        f"Rated {abs(standing):.2f} {side} the average of {parts['average rating']:.2f} by "
+        "the people who rated it, after allowing for how generously each of them rates."
+    )
+    return Explanation(
+        *ids, score, "components", frame, score - float(frame["value"].sum()), sentence
     )
 
 

@@ -145,28 +145,55 @@ def ranker_reasons(ranker: Any, user: int, item: int, n: int = 5) -> Explanation
         InputError: when the item is not among the user's candidates (its score is a
             fallback the ranker did not compute).
     """
-    cand, feats = ranker.candidate_features(np.array([user]))
-    hit = np.flatnonzero(cand.items == item)
-    if not len(hit):
+    (expl,) = ranker_reasons_many(ranker, np.array([user]), np.array([item]), n)
+    if expl is None:
         raise InputError(
             f"Item {ranker.train_.item_ids[item]} is not a candidate for user "
             f"{ranker.train_.user_ids[user]}; the ranker only scores candidates."
         )
-    row = feats.iloc[hit[:1]]
-    values = shap_values(_booster(ranker), row).iloc[0]
-    score = float(ranker.booster().predict(row)[0])
-    contrib = contribution_frame(list(values.index), values.to_numpy())
-    top = contrib.head(n).reset_index(drop=True)
-    parts = ", ".join(f"*{r.name}* ({r.value:+.3f})" for r in top.itertuples())
-    return Explanation(
-        user_id=str(ranker.train_.user_ids[user]),
-        item_id=str(ranker.train_.item_ids[item]),
-        score=score,
-        kind="features",
-        contributions=top,
-        residual=score - float(top["value"].sum()),
-        sentence=f"Ranked by its features: {parts}.",
-    )
+    return expl
+
+
+def ranker_reasons_many(
+    ranker: Any, users: np.ndarray, items: np.ndarray, n: int = 5
+) -> list[Explanation | None]:
+    """:func:`ranker_reasons` for many pairs: one candidate build and one SHAP call.
+
+    Building a user's candidate features costs far more than explaining one row, so a run
+    storing reasons for thousands of rows does it once for all their users.
+
+    Returns:
+        One explanation per pair, None where the item is not among the user's candidates.
+    """
+    users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+    out: list[Explanation | None] = [None] * len(users)
+    if not len(users):
+        return out
+    cand, feats = ranker.candidate_features(np.unique(users))
+    n_items = int(ranker.n_items)
+    codes = cand.users.astype(np.int64) * n_items + cand.items  # sorted by (user, item)
+    wanted = users * n_items + items
+    pos = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+    found = np.flatnonzero(codes[pos] == wanted) if len(codes) else np.zeros(0, dtype=np.int64)
+    if not len(found):
+        return out
+    rows = feats.iloc[pos[found]]
+    values = shap_values(_booster(ranker), rows).to_numpy()
+    scores = np.asarray(ranker.booster().predict(rows), dtype=np.float64)
+    names = [str(c) for c in feats.columns]
+    for j, at in enumerate(found):  # a loop over the explained rows, each one sentence
+        top = contribution_frame(names, values[j]).head(n).reset_index(drop=True)
+        parts = ", ".join(f"*{r.name}* ({r.value:+.3f})" for r in top.itertuples())
+        out[at] = Explanation(
+            user_id=str(ranker.train_.user_ids[users[at]]),
+            item_id=str(ranker.train_.item_ids[items[at]]),
+            score=float(scores[j]),
+            kind="features",
+            contributions=top,
+            residual=float(scores[j]) - float(top["value"].sum()),
+            sentence=f"Ranked by its features: {parts}.",
+        )
+    return out
 
 
 def _booster(ranker: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-ExplanationKind = Literal["history", "features", "modalities", "none"]
+ExplanationKind = Literal["history", "features", "modalities", "components", "none"]
 #: Columns of :attr:`Explanation.contributions`.
 CONTRIBUTION_COLUMNS = ["name", "value"]
 
@@ -21,8 +21,9 @@ class Explanation:
         user_id: the external user id.
         item_id: the external item id.
         score: the model's score for the pair.
-        kind: what the contributions are: history items, item features, modalities, or
-            "none" when the model offers no breakdown (popularity, random).
+        kind: what the contributions are: history items, item features, modalities,
+            components (a hybrid's models, a baseline's bias terms), or "none" when the model
+            offers no breakdown (popularity, random).
         contributions: columns ``name`` and ``value``, sorted by ``|value|`` descending.
         residual: ``score - contributions.value.sum()``: 0 for additive models, the part no
             named reason carries otherwise (e.g. a hybrid's normalisation shift).

@@ -71,8 +71,7 @@ class RunSpec(BaseModel):
         default=3,
         ge=0,
         le=50,
-        description="Ranks per user whose reason sentence is stored with the list (models that "
-        "explain by history items only; 0 for none).",
+        description="Ranks per user whose reason sentence is stored with the list (0 for none).",
     )
     label: str | None = Field(default=None, description="Display name; model name if unset.")
     derived: DerivedSpec | None = Field(
@@ -209,7 +208,7 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
     recs = _recommendation_frame(parts.train, test_users, top_items, top_scores)
     recs = recs[recs[Columns.rank] <= spec.n_recommendations]
     progress.enter("explaining")
-    recs = recs.assign(  # reasons for the top ranks (models that explain by history)
+    recs = recs.assign(  # reasons for the top ranks of every list
         reason=pd.Series(
             _reasons(model, parts.train, recs, progress, spec.explain_top),
             dtype=object,
@@ -296,21 +295,22 @@ def _reasons(
     model: Recommender, train: Interactions, recs: pd.DataFrame, progress: _Reporter, top: int
 ) -> list[str | None]:
     """A plain sentence for the top rows of each list (None elsewhere), kept with the list."""
-    from recsys_core.explain import explain
+    from recsys_core.explain import explain_many
 
     out: list[str | None] = [None] * len(recs)
-    if not model.explains or top < 1:
+    if top < 1:
         return out
     chosen = np.flatnonzero(recs[Columns.rank].to_numpy() <= top)[:MAX_EXPLAINED_ROWS]
     users = recs[Columns.user].to_numpy()
     items = recs[Columns.item].to_numpy()
-    for done, row in enumerate(chosen):
-        try:
-            out[row] = explain(model, train, users[row], items[row]).plain_sentence
-        except InputError:
-            out[row] = None
-        if done % 500 == 0:
-            progress(done, len(chosen), "reasons")
+    step = 500
+    for start in range(0, len(chosen), step):
+        rows = chosen[start : start + step]
+        for row, expl in zip(
+            rows, explain_many(model, train, users[rows], items[rows]), strict=True
+        ):
+            out[row] = None if expl is None else expl.plain_sentence
+        progress(min(start + step, len(chosen)), len(chosen), "reasons")
     return out
 
 

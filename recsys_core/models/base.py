@@ -56,6 +56,9 @@ class Recommender(ABC):
     config_class: ClassVar[type[RecommenderConfig]] = RecommenderConfig
     supports_cold_items: ClassVar[bool] = False
     explains: ClassVar[bool] = False
+    #: True where :meth:`explain_parts` splits only the part of the score the history accounts
+    #: for (embedding models); explanations then say how large that part is.
+    approximate_explanations: ClassVar[bool] = False
     predicts_ratings: ClassVar[bool] = False
     #: False for models whose ranking is the same for every user (popularity, random, biases).
     personalized: ClassVar[bool] = True

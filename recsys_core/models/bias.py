@@ -74,6 +74,14 @@ class BiasBaseline(Recommender):
         b_i = self.item_bias_ if items is None else self.item_bias_[items]
         return self.global_mean_ + self.user_bias_[users, None] + b_i[None, :]
 
+    def score_parts(self, user: int, item: int) -> dict[str, float]:
+        """The three terms of the prediction; they add up to ``score(user, item)``."""
+        return {
+            "average rating": float(self.global_mean_),
+            "your rating habit": float(self.user_bias_[user]),
+            "this item's standing": float(self.item_bias_[item]),
+        }
+
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """Bias 0 for a user or item with no ratings and no damping (0 / 0)."""

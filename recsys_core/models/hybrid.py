@@ -344,6 +344,25 @@ class Hybrid(Recommender):
         uniq, pos = np.unique(items, return_inverse=True)
         return order_contributions(uniq, np.bincount(pos, weights=np.concatenate(parts)))
 
+    def component_parts(self, user: int, item: int) -> list[tuple[str, Recommender, float]]:
+        """Each component's share of ``score(user, item)``: weight times normalised score.
+
+        Every normalisation (rank too) and every switching rule keeps the score a weighted
+        sum of normalised component scores, so the shares add up to the score exactly; they
+        explain any hybrid, including those whose components cannot explain by history.
+        Components are labelled by model name, numbered when a name repeats.
+        """
+        comps, weights = self.components(), self._effective_weights(user, item)
+        names = [c.name for c in comps]
+        out = []
+        for index, (comp, w) in enumerate(zip(comps, weights, strict=True)):
+            if w <= 0:
+                continue
+            normed = normalise_scores(comp.score(np.array([user])), self.config.normalisation)
+            label = names[index] if names.count(names[index]) == 1 else f"{names[index]} #{index}"
+            out.append((label, comp, float(w * normed[0, item])))
+        return out
+
     def score_offset(self, user: int, item: int) -> float:
         """The part of ``score(user, item)`` no history item explains (the normalisation shift)."""
         terms = self._explained_terms(user, item)

@@ -12,6 +12,7 @@ from pydantic import Field
 from threadpoolctl import threadpool_limits
 
 from recsys_core.data.interactions import Interactions
+from recsys_core.models._latent import latent_history_parts
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.knn import user_rows
 from recsys_core.progress import Progress, report
@@ -142,6 +143,9 @@ class BPR(_FactorModel):
 
     name: ClassVar[str] = "bpr"
     config_class: ClassVar[type[RecommenderConfig]] = BPRConfig
+    #: By history items, approximately: see :meth:`explain_parts`.
+    explains: ClassVar[bool] = True
+    approximate_explanations: ClassVar[bool] = True
 
     config: BPRConfig
 
@@ -154,4 +158,15 @@ class BPR(_FactorModel):
             iterations=c.epochs,
             num_threads=c.num_threads,
             random_state=c.random_state,
+        )
+
+    def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """History items' parts of the factor product (see :mod:`recsys_core.models._latent`).
+
+        The item-bias column is left out of the projection: the item's bias, and whatever
+        taste the history does not show, stay in the explanation's residual.
+        """
+        row = self.train_.matrix[user]
+        return latent_history_parts(
+            self.user_factors_[user, :-1], self.item_factors_[:, :-1], row.indices, item
         )

@@ -154,6 +154,7 @@ class UserKNN(Recommender):
 
     name: ClassVar[str] = "user_knn"
     config_class: ClassVar[type[RecommenderConfig]] = KNNConfig
+    explains: ClassVar[bool] = True
 
     config: KNNConfig
 
@@ -166,3 +167,27 @@ class UserKNN(Recommender):
         if items is not None:
             x = x[:, items]
         return (self.neighbors_[users] @ x).toarray()
+
+    def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """The user's history items with their exact shares of the score.
+
+        A neighbour's weight is its co-occurrence with the user over a denominator fixed per
+        pair, ``sim[u, v] = sum_i x_vi x_ui / D_uv``, so the score splits over the user's
+        items i: ``sum_i x_vi * sum_u (sim[u, v] / co_uv) x_ui x_uj`` — item i counts as much
+        as the neighbours who share it also chose the recommended item j.
+        """
+        neigh = self.neighbors_[user]
+        own = user_rows(self.train_, np.array([user]), self._binary_similarity())
+        if not neigh.nnz or not own.nnz:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        shared = user_rows(self.train_, neigh.indices, self._binary_similarity())
+        co = np.asarray((shared @ own.T).todense(), dtype=np.float64).ravel()
+        ratio = np.divide(neigh.data, co, out=np.zeros_like(co), where=co > 0)
+        chose = user_rows(self.train_, neigh.indices, self.config.binarize)[:, [item]]
+        per_neighbour = ratio * chose.toarray().ravel()
+        contrib = own.data * (shared[:, own.indices].T @ per_neighbour)
+        return order_contributions(own.indices, np.asarray(contrib, dtype=np.float64))
+
+    def _binary_similarity(self) -> bool:
+        """Whether the similarity was computed on 1s (see :func:`pruned_similarity`)."""
+        return self.config.binarize or self.config.similarity == "jaccard"

@@ -50,6 +50,13 @@ def test_train_prints_run_id_and_metrics_then_evaluate_and_export(
         "created_at",
     ]
     assert table["rank"].max() == 5 and len(table) == ex["rows"]
+    why = tmp_path / "why.csv"
+    args = ["export", "--run", run_id, "--k", "5", "--out", str(why), "--explanations"]
+    code, _, err = run(capsys, *args, "--db", db, "--json")
+    assert code == 0, err
+    reasons = pd.read_csv(why)
+    assert reasons.drop(columns="reason").equals(table)
+    assert reasons["reason"].str.startswith("Because you rated").all()  # stored and computed
 
 
 def test_queue_then_worker_once(run, capsys, db) -> None:

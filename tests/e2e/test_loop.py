@@ -57,6 +57,7 @@ def _compare(page) -> None:
         assert page.get_by_text(re.compile(rf"^{label} \(#\d+\)$")).count() >= 1
     page.get_by_role("heading", name="Are the differences real? (NDCG@10)").wait_for()
     verdict = page.get_by_text(re.compile(r"scores higher than|no significant difference"))
+    verdict.first.wait_for()  # the section streams in below its heading
     assert verdict.count() == 1  # one pair, one sentence
     page.get_by_role("heading", name="Accuracy vs beyond accuracy").wait_for()
     page.locator(".js-plotly-plot").nth(1).wait_for()  # the bar chart and the per-user boxes

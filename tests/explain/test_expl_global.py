@@ -118,5 +118,7 @@ def test_deep_models_shuffle_by_modality_and_map_their_item_vectors(
     if name == "fusion":  # gated modality parts add up to the dot product
         assert expl.kind == "modalities" and expl.sentence.startswith("Mostly its ")
         assert expl.residual == pytest.approx(0.0, abs=1e-5)
-    else:
-        assert expl.kind == "none" and expl.residual == expl.score
+    else:  # two-tower: history parts of the user vector, the rest as residual
+        assert expl.kind == "history"
+        total = expl.contributions["value"].sum() + expl.residual
+        assert total == pytest.approx(expl.score, abs=1e-5)

@@ -252,6 +252,21 @@ class TowerRecommender(DeepRecommender):
         item_vectors = state["item_vectors"] if items is None else state["item_vectors"][items]
         return state["user_vectors"][users] @ item_vectors.T
 
+    def history_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """History items' parts of the dot-product score (see :mod:`recsys_core.models._latent`).
+
+        They add up to the part of the score the user's history accounts for; the rest is
+        the explanation's residual (user features, or taste the history does not show).
+        The two-tower model explains by them; fusion explains by modality and names them.
+        """
+        from recsys_core.models._latent import latent_history_parts
+
+        state = self._state()
+        history = self._train().matrix[user].indices
+        return latent_history_parts(
+            state["user_vectors"][user], state["item_vectors"], history, item
+        )
+
 
 # ---------------------------------------------------------------------- Keras helpers
 def frozen_table(keras: Any, name: str, array: np.ndarray) -> Any:

@@ -96,6 +96,9 @@ class NeuMF(DeepRecommender):
 
     name: ClassVar[str] = "neumf"
     config_class: ClassVar[type[RecommenderConfig]] = NeuMFConfig
+    #: By history items through the GMF branch, approximately: see :meth:`explain_parts`.
+    explains: ClassVar[bool] = True
+    approximate_explanations: ClassVar[bool] = True
 
     config: NeuMFConfig
 
@@ -177,3 +180,17 @@ class NeuMF(DeepRecommender):
             hidden = dense_stack(state, hidden.reshape(-1, width), rest, last_linear=False)
             out[start : start + step] += (hidden @ w[d:]).reshape(len(block), n_items)
         return out
+
+    def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """History items' parts of the GMF branch (see :mod:`recsys_core.models._latent`).
+
+        The GMF branch adds ``(w_gmf * p_u) . q_i`` to the logit, a dot product that splits
+        over the history like any factor model's. The MLP branch is not linear in anything
+        a history item owns, so it stays, with the output bias, in the residual.
+        """
+        from recsys_core.models._latent import latent_history_parts
+
+        state, d = self._state(), self.config.embedding_size
+        user_vector = state["gmf_user_0"][user] * state["predict_0"][:d, 0]
+        history = self._train().matrix[user].indices
+        return latent_history_parts(user_vector, state["gmf_item_0"], history, item)

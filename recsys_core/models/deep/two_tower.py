@@ -37,6 +37,9 @@ class TwoTower(TowerRecommender):
     name: ClassVar[str] = "two_tower"
     config_class: ClassVar[type[RecommenderConfig]] = TwoTowerConfig
     supports_cold_items: ClassVar[bool] = True
+    #: By history items, approximately: see :meth:`TowerRecommender.history_parts`.
+    explains: ClassVar[bool] = True
+    approximate_explanations: ClassVar[bool] = True
 
     config: TwoTowerConfig
 
@@ -81,3 +84,7 @@ class TwoTower(TowerRecommender):
             "user_vectors": self._user_vectors(state),
             "item_vectors": maybe_normalize(vec, self.config.normalize),
         }
+
+    def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """See :meth:`TowerRecommender.history_parts`."""
+        return self.history_parts(user, item)
