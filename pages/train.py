@@ -77,15 +77,24 @@ def models_section() -> dict[str, dict]:
 
 
 def evaluation_section() -> dict:
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     ks = c1.multiselect("Cut-offs K", [1, 5, 10, 20, 50, 100], default=[5, 10, 20])
     threshold = c2.number_input(
         "Relevance threshold (blank: every held-out item)", value=None, step=0.5
     )
     protocol = c3.selectbox("Ranking protocol", ["full", "sampled"])
     n_recs = c4.number_input("Top-N stored per user", 1, 1000, 50)
+    explain_top = c5.number_input(
+        "Reasons stored per user",
+        0,
+        50,
+        3,
+        key="explain_top",
+        help="The first ranks of each list keep their reason sentence (Preview, Export); "
+        "the others are explained when asked.",
+    )
     return {"ks": ks, "relevance_threshold": threshold, "protocol": protocol,
-            "n_recommendations": n_recs}  # fmt: skip
+            "n_recommendations": n_recs, "explain_top": explain_top}  # fmt: skip
 
 
 def queue(dataset: str, version: int, split_part: dict, models: dict, evaluation: dict) -> None:

@@ -30,6 +30,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--k", type=int, action="append", help="cut-off K (repeatable)")
     p.add_argument("--relevance-threshold", type=float)
+    p.add_argument("--top-n", type=int, default=50, help="recommendations stored per user")
+    p.add_argument(
+        "--explain-top", type=int, default=3, help="ranks per user stored with their reason"
+    )
     p.add_argument("--label")
     p.add_argument("--queue", action="store_true", help="hand it to the worker and return")
     p.set_defaults(handler=cmd_train)
@@ -93,6 +97,8 @@ def cmd_train(args: argparse.Namespace, store: Store) -> dict[str, Any]:
             "seed": args.seed,
             "ks": args.k or [5, 10, 20],
             "relevance_threshold": args.relevance_threshold,
+            "n_recommendations": args.top_n,
+            "explain_top": args.explain_top,
             "label": args.label,
         }
     )

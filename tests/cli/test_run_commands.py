@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from db import Store
+from db.runs import RunRepository
 from recsys_core.cli import main
 
 
@@ -24,7 +26,7 @@ def test_train_prints_run_id_and_metrics_then_evaluate_and_export(
 ) -> None:
     code, out, err = run(
         capsys, "train", "--dataset", "s", "--model", "item_knn", "--param", "n_neighbors=20",
-        "--k", "10", "--seed", "1", "--db", db, "--json",
+        "--k", "10", "--seed", "1", "--top-n", "20", "--explain-top", "2", "--db", db, "--json",
     )  # fmt: skip
     assert code == 0, err
     assert out["status"] == "done" and 0 < out["metrics"]["NDCG@10"] <= 1
@@ -57,6 +59,11 @@ def test_train_prints_run_id_and_metrics_then_evaluate_and_export(
     reasons = pd.read_csv(why)
     assert reasons.drop(columns="reason").equals(table)
     assert reasons["reason"].str.startswith("Because you rated").all()  # stored and computed
+    with Store(db).session() as s:
+        stored = RunRepository(s).recommendations(int(run_id))
+    assert stored["rank"].max() == 20 and stored.groupby("user_id").size().max() == 20
+    assert stored.loc[stored["rank"] <= 2, "reason"].notna().all()
+    assert stored.loc[stored["rank"] > 2, "reason"].isna().all()
 
 
 def test_queue_then_worker_once(run, capsys, db) -> None:

@@ -38,6 +38,7 @@ def test_queue_two_models_then_the_worker_finishes_them(store: Store) -> None:
     assert not app.exception
     app.multiselect(key="models").set_value(["most_popular", "item_knn"]).run()
     app.number_input(key="model_item_knn_n_neighbors").set_value(25)
+    app.number_input(key="explain_top").set_value(5)
     queue = next(b for b in app.button if b.label == "Queue runs")
     queue.click().run()
     assert not app.exception
@@ -46,6 +47,7 @@ def test_queue_two_models_then_the_worker_finishes_them(store: Store) -> None:
     assert sorted(r.model for r in runs) == ["item_knn", "most_popular"]
     knn = next(r for r in runs if r.model == "item_knn")
     assert knn.spec["params"]["n_neighbors"] == 25 and knn.status == "queued"
+    assert knn.spec["explain_top"] == 5
 
     assert run_worker(store, once=True) == 2
     app.run()
