@@ -59,9 +59,58 @@ def config_widgets(
 
     Pages never hand-write parameter widgets: a new config field appears here by itself.
     """
-    props = model.model_json_schema().get("properties", {})
-    values = {n: _field_widget(n, spec, key) for n, spec in props.items() if n not in skip}
+    schema = model.model_json_schema()
+    for name, field in model.model_fields.items():  # factory defaults are not in the schema
+        prop = schema.get("properties", {}).get(name)
+        if prop is not None and "default" not in prop and not field.is_required():
+            text = _list_text(field.get_default(call_default_factory=True))
+            if text is not None:
+                prop["default_text"] = text
+    return _object_widgets(schema, schema.get("$defs", {}), key, skip)
+
+
+def _list_text(value: Any) -> str | None:
+    """A list default as the comma-separated text its field accepts ("item_knn:0.8, ..."),
+    or None when it cannot be written that way (e.g. a component with its own params)."""
+    if not isinstance(value, list):
+        return None
+    parts = []
+    for item in value:
+        if isinstance(item, BaseModel):
+            data = item.model_dump()
+            if data.get("params") or "model" not in data:
+                return None
+            weight = data.get("weight")
+            parts.append(data["model"] if weight in (None, 1.0) else f"{data['model']}:{weight:g}")
+        else:
+            parts.append(str(item))
+    return ", ".join(parts)
+
+
+def _object_widgets(
+    schema: dict[str, Any], defs: dict[str, Any], key: str, skip: tuple[str, ...]
+) -> dict[str, Any]:
+    props = schema.get("properties", {})
+    values = {n: _field_widget(n, spec, key, defs) for n, spec in props.items() if n not in skip}
     return {k: v for k, v in values.items() if v is not None and v != ""}
+
+
+def _nested_widgets(name: str, spec: dict[str, Any], key: str, defs: dict[str, Any]) -> Any:
+    """A nested config (e.g. a hybrid's switching rule): its own fields, behind a checkbox
+    when the field is optional. Returns ``...`` when ``spec`` is not a nested model."""
+    refs = [spec, *spec.get("anyOf", [])]
+    target = next((r["$ref"].rsplit("/", 1)[-1] for r in refs if "$ref" in r), None)
+    if target is None or target not in defs:
+        return ...
+    nested = defs[target]
+    label = spec.get("title", name)
+    optional = any(r.get("type") == "null" for r in spec.get("anyOf", []))
+    about = spec.get("description") or nested.get("description")
+    if optional and not st.checkbox(f"Set {label.lower()}", help=about, key=f"{key}_{name}_on"):
+        return None
+    with st.container(border=True):
+        st.caption(f"**{label}**: {about}" if about else f"**{label}**")
+        return _object_widgets(nested, defs, f"{key}_{name}", ())
 
 
 def validated(model: type[M], values: dict[str, Any]) -> M | None:
@@ -81,7 +130,10 @@ def model_form(model: type[M], key: str, *, submit: str = "Apply") -> M | None:
     return validated(model, values) if pressed else None
 
 
-def _field_widget(name: str, spec: dict[str, Any], key: str) -> Any:
+def _field_widget(name: str, spec: dict[str, Any], key: str, defs: dict[str, Any]) -> Any:
+    nested = _nested_widgets(name, spec, key, defs)
+    if nested is not ...:
+        return nested
     label = spec.get("title", name)
     help_ = spec.get("description")
     default = spec.get("default")
@@ -109,8 +161,14 @@ def _field_widget(name: str, spec: dict[str, Any], key: str) -> Any:
             key=wkey,
         )
     if kind == "array":
-        text = st.text_input(label + " (comma-separated)", help=help_, key=wkey)
-        return [t.strip() for t in text.split(",") if t.strip()]
+        default_text = spec.get("default_text")
+        if default_text is None and isinstance(default, list):
+            default_text = ", ".join(str(v) for v in default)
+        text = st.text_input(
+            label + " (comma-separated)", value=default_text or "", help=help_, key=wkey
+        )
+        values = [t.strip() for t in text.split(",") if t.strip()]
+        return values if values or default_text is not None else None
     return st.text_input(label, value="" if default is None else str(default), help=help_, key=wkey)
 
 

@@ -12,6 +12,7 @@ from db import Store
 from recsys_core.data.samples import synthetic
 from recsys_core.jobs.analysis import list_runs
 from recsys_core.jobs.datasets import import_dataset
+from recsys_core.jobs.runs import load_model
 from recsys_core.jobs.worker import run_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,3 +91,40 @@ def test_rerank_form_queues_a_derived_run(store: Store) -> None:
     derived = next(r for r in list_runs(store) if r.id != base.id)
     assert derived.status == "done", derived.error
     assert derived.spec["derived"]["rerank"]["steps"][0]["kind"] == "popularity_penalty"
+
+
+def test_hybrid_form_sets_components_and_the_nested_switching_rule(store: Store) -> None:
+    app = _app()
+    app.multiselect(key="models").set_value(["hybrid"]).run()
+    app.text_input(key="model_hybrid_components").set_value("item_knn:0.7, most_popular:0.3")
+    app.checkbox(key="model_hybrid_switching_on").check().run()
+    app.number_input(key="model_hybrid_switching_cold_user_model").set_value(1)
+    app.number_input(key="model_hybrid_switching_cold_user_threshold").set_value(4)
+    next(b for b in app.button if b.label == "Queue runs").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    (run,) = list_runs(store)
+    params = run.spec["params"]
+    assert params["components"] == ["item_knn:0.7", "most_popular:0.3"]
+    assert params["switching"] == {"cold_user_model": 1, "cold_user_threshold": 4}
+    assert run_worker(store, once=True) == 1
+    (run,) = list_runs(store)
+    assert run.status == "done", run.error
+    model = load_model(run, store)
+    assert model.config.switching is not None and model.config.switching.cold_user_model == 1
+
+
+def test_untouched_forms_queue_every_model_with_exactly_its_default_config(store: Store) -> None:
+    """A form left as it is must mean the model's defaults (list fields included)."""
+    from recsys_core.models.registry import REGISTRY
+
+    app = _app()
+    app.multiselect(key="models").set_value(list(REGISTRY)).run()
+    assert app.text_input(key="model_neumf_mlp_layers").value == "64, 32, 16"
+    assert app.text_input(key="model_hybrid_components").value == "item_knn:0.8, most_popular"
+    next(b for b in app.button if b.label == "Queue runs").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    runs = list_runs(store)
+    assert sorted(r.model for r in runs) == sorted(REGISTRY)
+    for run in runs:
+        config = REGISTRY[run.model].config_class
+        assert config.model_validate(run.spec["params"]) == config(), run.model
