@@ -21,6 +21,23 @@ def get_store() -> Store:
     return Store()
 
 
+def page_header(title: str) -> None:
+    """The page's title, once the page is sure to run inside app.py's frame.
+
+    With a pages/ folder beside app.py, a fresh server serves a sub-page URL opened before
+    anyone opened / in Streamlit's legacy multipage mode: the page script alone, without
+    app.py's navigation, page config and store line (Streamlit leaves that mode only after a
+    run of app.py). Leaving it here and rerunning once sends this run, and every later one,
+    through app.py, which routes back to the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    st.title(title)
+
+
 def sidebar_status() -> None:
     store = get_store()
     st.sidebar.caption(f"Store: {store.backend} — `{store.url}`")

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from db.runs import Run
-from pages._ui import dataset_picker, get_store
+from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.columns import Columns
 from recsys_core.data.io import read_table
 from recsys_core.errors import InputError
@@ -291,7 +291,7 @@ def _values(
     return values
 
 
-st.title("Compare")
+page_header("Compare")
 picked = dataset_picker("compare")
 if picked is not None:
     ds, version = picked

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._media import media_tab
-from pages._ui import dataset_picker, get_store, load_version, model_form
+from pages._ui import dataset_picker, get_store, load_version, model_form, page_header
 from recsys_core.data import clean
 from recsys_core.data.io import RawTable, read_table
 from recsys_core.data.mapping import (
@@ -274,7 +274,7 @@ def profile_tab() -> None:
         st.json(prof.to_dict())
 
 
-st.title("Data")
+page_header("Data")
 datasets_overview()
 tab_import, tab_clean, tab_profile, tab_media = st.tabs(
     ["Import", "Clean", "Profile", "Item modalities"]

@@ -8,7 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from db.runs import Run
-from pages._ui import dataset_picker, get_store
+from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
 from recsys_core.evaluation import Split
@@ -262,7 +262,7 @@ def explain_page(run: Run) -> None:
     embedding_map(model, parts)
 
 
-st.title("Explain")
+page_header("Explain")
 st.caption("Why a run recommends what it does: in words, in numbers and across the catalogue.")
 picked = dataset_picker("explain")
 if picked is not None:

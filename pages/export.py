@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from db.runs import Run
-from pages._ui import dataset_picker, get_store
+from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
 from recsys_core.evaluation import Split
@@ -129,7 +129,7 @@ def export(runs: list[Run]) -> None:
     to_database(table)
 
 
-st.title("Export")
+page_header("Export")
 picked = dataset_picker("export")
 if picked is not None:
     ds, version = picked

@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from db.runs import Run
-from pages._ui import dataset_picker, get_store
+from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.errors import InputError
 from recsys_core.evaluation import Split
 from recsys_core.explain import explain
@@ -155,7 +155,7 @@ def preview(runs: list[Run]) -> None:
     show_overlap(lists)
 
 
-st.title("Preview")
+page_header("Preview")
 picked = dataset_picker("preview")
 if picked is not None:
     ds, version = picked

@@ -9,7 +9,14 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._ui import config_widgets, dataset_picker, get_store, load_version, validated
+from pages._ui import (
+    config_widgets,
+    dataset_picker,
+    get_store,
+    load_version,
+    page_header,
+    validated,
+)
 from recsys_core.errors import InputError
 from recsys_core.evaluation import timeline
 from recsys_core.evaluation.split_configs import (
@@ -228,7 +235,7 @@ def live_runs(dataset_id: int) -> None:
         st.caption("No runs yet.")
 
 
-st.title("Train")
+page_header("Train")
 picked = dataset_picker("train")
 if picked is not None:
     ds, version = picked

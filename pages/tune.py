@@ -7,7 +7,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._ui import dataset_picker, get_store
+from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.errors import InputError
 from recsys_core.evaluation.ranking import accuracy_metrics
 from recsys_core.jobs import runs as jobs
@@ -117,7 +117,7 @@ def show(spec: TuneSpec, result: TuneResult) -> None:
         st.success(f"Queued run #{run.id}: {run.label}; follow it on the Train page.")
 
 
-st.title("Tune")
+page_header("Tune")
 picked = dataset_picker("tune")
 if picked is not None:
     ds, version = picked
