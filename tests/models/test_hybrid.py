@@ -281,3 +281,10 @@ def test_fit_reports_progress_per_component(two_by_four: Interactions) -> None:
     assert done == sorted(done) and done[-1] == 2000
     assert any("component 1/2 (item_knn)" in m for *_, m in calls)
     assert any("component 2/2 (most_popular)" in m for *_, m in calls)
+
+
+def test_default_blend_leans_on_its_personalised_component() -> None:
+    weights = Hybrid().weights()
+    names = [c.model for c in Hybrid().config.components]
+    assert names == ["item_knn", "most_popular"]
+    assert weights == pytest.approx([0.8, 0.2])
