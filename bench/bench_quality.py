@@ -25,6 +25,7 @@ MODELS: dict[str, tuple[str, dict]] = {
     "bpr": ("bpr", {}),
     "bias": ("bias", {}),
     "content": ("content", {}),
+    "hybrid (default: item_knn 0.8 + most_popular 0.2)": ("hybrid", {}),
     "hybrid ease+content": ("hybrid", {"components": ["ease:0.9", "content:0.1"]}),
     "neumf": ("neumf", {}),
     "two_tower": ("two_tower", {}),

@@ -186,6 +186,7 @@ class Hybrid(Recommender):
     def __init__(self, config: RecommenderConfig | None = None, **params: Any) -> None:
         super().__init__(config, **params)
         self._components: list[Recommender] | None = None
+        self._last_rows: tuple[int, list[Recommender], list[np.ndarray]] | None = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -296,11 +297,13 @@ class Hybrid(Recommender):
             cold_users = self.user_counts_[users] < sw.cold_user_threshold
         out = np.zeros((len(users), self.n_items), dtype=np.float32)
         overrides: dict[int, np.ndarray] = {}
+        one_user = self._user_rows(int(users[0])) if len(users) == 1 else None
         for index, comp in enumerate(comps):  # a loop over a few components
             alone = index in (cold_user_model, cold_item_model)
             if weights[index] == 0 and not alone:
                 continue
-            normed = normalise_scores(comp.score(users), self.config.normalisation)
+            raw = comp.score(users) if one_user is None else one_user[index][None, :]
+            normed = normalise_scores(raw, self.config.normalisation)
             out += np.float32(weights[index]) * normed
             if alone:
                 overrides[index] = normed
@@ -358,12 +361,13 @@ class Hybrid(Recommender):
         Components are labelled by model name, numbered when a name repeats.
         """
         comps, weights = self.components(), self._effective_weights(user, item)
+        rows = self._user_rows(user)
         names = [c.name for c in comps]
         out = []
         for index, (comp, w) in enumerate(zip(comps, weights, strict=True)):
             if w <= 0:
                 continue
-            normed = normalise_scores(comp.score(np.array([user])), self.config.normalisation)
+            normed = normalise_scores(rows[index][None, :], self.config.normalisation)
             label = names[index] if names.count(names[index]) == 1 else f"{names[index]} #{index}"
             out.append((label, comp, float(w * normed[0, item])))
         return out
@@ -380,9 +384,24 @@ class Hybrid(Recommender):
         method: Literal["minmax", "zscore"] = (
             "zscore" if self.config.normalisation == "zscore" else "minmax"
         )
-        out = []
-        for comp, w in zip(self.components(), weights, strict=True):
+        rows, out = self._user_rows(user), []
+        for index, (comp, w) in enumerate(zip(self.components(), weights, strict=True)):
             if w > 0:
-                shift, scale = shift_scale(comp.score(np.array([user])), method)
+                shift, scale = shift_scale(rows[index][None, :], method)
                 out.append((comp, float(w), (float(shift[0, 0]), float(scale[0, 0]))))
         return out
+
+    def _user_rows(self, user: int) -> list[np.ndarray]:
+        """Each component's raw scores of ``user`` over the catalogue, the last user's kept.
+
+        Explaining a list asks for one user's component scores once per listed item (for the
+        score, the normalisation shift and each share), each a full-catalogue pass; keeping
+        the last user's rows makes that one pass per component per user. The cache follows
+        the component list, so a refit or a load never serves stale rows.
+        """
+        comps = self.components()
+        cached = self._last_rows
+        if cached is None or cached[0] != user or cached[1] is not comps:
+            rows = [np.asarray(c.score(np.array([user]))[0]) for c in comps]
+            self._last_rows = cached = (user, comps, rows)
+        return cached[2]
