@@ -96,3 +96,18 @@ def test_binarize_false_uses_weights_in_the_gram_matrix(
     expected = -p / np.diag(p)
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_allclose(model.weights_, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_weights_are_row_major_after_fit_and_after_loading_a_column_major_file(
+    tiny: tuple[np.ndarray, Interactions], tmp_path
+) -> None:
+    """scipy copies a Fortran-ordered matrix on every sparse product: one user cost ~1 s."""
+    _, inter = tiny
+    model = EASE(reg=1.0).fit(inter)
+    assert model.weights_.flags.c_contiguous
+    expected = model.score(np.array([0, 1]))
+    model.weights_ = np.asfortranarray(model.weights_)  # as files saved before the fix hold it
+    model.save(tmp_path / "ease.npz")
+    loaded = EASE.load(tmp_path / "ease.npz")
+    np.testing.assert_allclose(loaded.score(np.array([0, 1])), expected, rtol=1e-6)
+    assert loaded.weights_.flags.c_contiguous
