@@ -1,4 +1,4 @@
-"""Evaluation: splits, metrics by family, evaluate(), significance tests and segments."""
+"""Evaluation: metrics by family, evaluate(), significance tests and segments."""
 
 from __future__ import annotations
 
@@ -36,22 +36,6 @@ from recsys_core.evaluation.segments import (
     segment_users,
 )
 from recsys_core.evaluation.significance import bootstrap_ci, holm, paired_tests
-from recsys_core.evaluation.split_configs import ItemHoldout
-from recsys_core.evaluation.splits import (
-    KFold,
-    LeaveLastN,
-    Predefined,
-    RandomHoldout,
-    Split,
-    SplitChecks,
-    SplitConfig,
-    TemporalCutoff,
-    UserHoldout,
-    parse_split_config,
-    split,
-    split_config_json,
-    timeline,
-)
 
 __all__ = [
     "ARP",
@@ -64,20 +48,10 @@ __all__ = [
     "GiniExposure",
     "HitRate",
     "IntraListDiversity",
-    "ItemHoldout",
-    "KFold",
-    "LeaveLastN",
     "Novelty",
     "Precision",
-    "Predefined",
-    "RandomHoldout",
     "RankingData",
     "Recall",
-    "Split",
-    "SplitChecks",
-    "SplitConfig",
-    "TemporalCutoff",
-    "UserHoldout",
     "accuracy_metrics",
     "bootstrap_ci",
     "evaluate",
@@ -89,13 +63,9 @@ __all__ = [
     "mae",
     "metrics_by_segment",
     "paired_tests",
-    "parse_split_config",
     "ranking_data",
     "recall_by_item_segment",
     "rmse",
     "segment_items",
     "segment_users",
-    "split",
-    "split_config_json",
-    "timeline",
 ]

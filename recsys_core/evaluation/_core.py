@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys_core.arrays import pair_codes, unique_sorted
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation._arrays import pair_codes, unique_sorted
 from recsys_core.evaluation.beyond import (
     CATALOGUE_METRICS,
     LIST_METRICS,

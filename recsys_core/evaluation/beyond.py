@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys_core.arrays import n_distinct, pair_codes, unique_sorted
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation._arrays import n_distinct, pair_codes, unique_sorted
 from recsys_core.evaluation.ranking import CutoffMetric
 
 

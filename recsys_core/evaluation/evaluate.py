@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_core.arrays import n_distinct, pair_codes, unique_sorted
 from recsys_core.errors import InputError
-from recsys_core.evaluation._arrays import n_distinct, pair_codes, unique_sorted
 from recsys_core.evaluation._core import (
     EvaluationResult,
     check_ks,
@@ -25,8 +25,8 @@ from recsys_core.evaluation._core import (
 from recsys_core.evaluation._sampled import sampled_result
 from recsys_core.evaluation._table import evaluate_table
 from recsys_core.evaluation.beyond import BeyondContext
-from recsys_core.evaluation.splits import Split
 from recsys_core.progress import Progress, report
+from recsys_core.splitting.splits import Split
 
 if TYPE_CHECKING:
     from recsys_core.models.base import Recommender

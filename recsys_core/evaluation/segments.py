@@ -21,7 +21,7 @@ from recsys_core.errors import InputError
 from recsys_core.evaluation._core import relevant_matrix
 from recsys_core.evaluation.ranking import ranking_data
 from recsys_core.evaluation.significance import bootstrap_ci
-from recsys_core.evaluation.splits import Split
+from recsys_core.splitting.splits import Split
 
 SEGMENT = "segment"
 

@@ -10,10 +10,11 @@ from recsys_core.columns import Columns
 from recsys_core.data import synth
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation import evaluate, parse_split_config, split, split_config_json
-from recsys_core.evaluation.split_configs import ItemHoldout
+from recsys_core.evaluation import evaluate
 from recsys_core.models import ItemKNN, Random
 from recsys_core.models.content import ContentBased
+from recsys_core.splitting import parse_split_config, split, split_config_json
+from recsys_core.splitting.configs import ItemHoldout
 
 
 @pytest.fixture(scope="module")

@@ -13,18 +13,11 @@ import pytest
 import recsys_core
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation import (
-    Predefined,
-    RandomHoldout,
-    evaluate,
-    evaluate_table,
-    evaluate_topk,
-    paired_tests,
-    split,
-)
+from recsys_core.evaluation import evaluate, evaluate_table, evaluate_topk, paired_tests
 from recsys_core.evaluation._sampled import pair_ranks, sample_negatives
 from recsys_core.models.base import Recommender
 from recsys_core.models.popular import MostPopular, Random
+from recsys_core.splitting import Predefined, RandomHoldout, split
 
 SAMPLE = Path(recsys_core.__file__).parent / "data/samples/ml-latest-small"
 

@@ -8,13 +8,13 @@ import pytest
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation import Predefined, split
 from recsys_core.evaluation.segments import (
     metrics_by_segment,
     recall_by_item_segment,
     segment_items,
     segment_users,
 )
+from recsys_core.splitting import Predefined, split
 
 
 def _activity_train() -> Interactions:
