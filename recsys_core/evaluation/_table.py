@@ -69,6 +69,7 @@ def evaluate_table(
     cuts = check_ks(ks if ks is not None else (k,))
     recs = _check_recommendations(recommendations)
     gold = _check_truth(truth, relevance_threshold, graded)
+    _check_overlap(recs, gold)
     train_frame = _train_frame(train)
     extra = [] if train_frame is None else [train_frame[Columns.item]]
     if item_features is None and isinstance(train, Interactions):
@@ -126,7 +127,7 @@ def _check_recommendations(recs: pd.DataFrame) -> pd.DataFrame:
             f"column to order each list; it has {list(recs.columns)}."
         )
     out = pd.DataFrame(
-        {Columns.user: recs[Columns.user].astype(str), Columns.item: recs[Columns.item].astype(str)}
+        {Columns.user: id_strings(recs[Columns.user]), Columns.item: id_strings(recs[Columns.item])}
     )
     dup = out.duplicated().to_numpy()
     if dup.any():
@@ -159,8 +160,8 @@ def _check_truth(truth: pd.DataFrame, threshold: float | None, graded: bool) -> 
     gains = _numeric(truth, Columns.rating, "truth") if has_rating else np.ones(len(truth))
     return pd.DataFrame(
         {
-            Columns.user: truth[Columns.user].astype(str).to_numpy(),
-            Columns.item: truth[Columns.item].astype(str).to_numpy(),
+            Columns.user: id_strings(truth[Columns.user]).to_numpy(),
+            Columns.item: id_strings(truth[Columns.item]).to_numpy(),
             "_gain": gains,
         }
     )
@@ -172,8 +173,41 @@ def _train_frame(train: pd.DataFrame | Interactions | None) -> pd.DataFrame | No
     frame = train.to_frame() if isinstance(train, Interactions) else train
     _require(frame, "train", (Columns.user, Columns.item))
     return pd.DataFrame(
-        {c: frame[c].astype(str).to_numpy() for c in (Columns.user, Columns.item)}
+        {c: id_strings(frame[c]).to_numpy() for c in (Columns.user, Columns.item)}
     ).drop_duplicates()
+
+
+def id_strings(ids: pd.Series) -> pd.Series:
+    """Ids as the strings the store keeps: whole floats lose their ``.0``.
+
+    A table read with missing values, or written by a tool that stores ids as floats, has
+    ``101.0`` where the store has ``"101"``; compared as text they would never match.
+    """
+    if pd.api.types.is_float_dtype(ids):
+        values = ids.to_numpy(dtype=np.float64)
+        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
+        if whole.all():
+            return pd.Series(values.astype(np.int64).astype(str), index=ids.index)
+    return ids.astype(str)
+
+
+def _check_overlap(recs: pd.DataFrame, gold: pd.DataFrame) -> None:
+    """Refuse lists that share no user, or no item of a real test set, with the truth.
+
+    Every metric would be 0, and in practice that means the two tables spell their ids
+    differently. A truth of fewer than 10 items may legitimately miss every list.
+    """
+    for col, what in ((Columns.user, "user"), (Columns.item, "item")):
+        ours, theirs = pd.unique(recs[col]), pd.unique(gold[col])
+        if what == "item" and len(theirs) < 10:
+            continue
+        if not np.isin(ours, theirs).any():
+            raise InputError(
+                f"No {what} id of the recommendations appears in the truth table "
+                f"(e.g. {ours[:3].tolist()} vs {theirs[:3].tolist()}), so every metric would "
+                "be 0. Check that both tables use the same ids (text vs numbers, leading "
+                "zeros, '101' vs '101.0')."
+            )
 
 
 def _lists(recs: pd.DataFrame, users: pd.Index, items: pd.Index, k: int) -> np.ndarray:

@@ -151,3 +151,28 @@ def test_bad_input_is_input_error(recs, truth, kwargs, match):
 def test_good_input_passes():
     res = evaluate_table(GOOD_RECS, GOOD_TRUTH, k=2)
     assert np.isclose(res.summary.loc["NDCG@2", "value"], 1.0)
+
+
+def test_float_ids_match_text_ids() -> None:
+    """Ids written as floats (101.0) match the same ids as text ("101"): issue 11 item 14."""
+    recs = pd.DataFrame({"user_id": [1.0, 1.0], "item_id": [101.0, 102.0], "rank": [1, 2]})
+    truth = pd.DataFrame({"user_id": ["1"], "item_id": ["102"]})
+    res = evaluate_table(recs, truth, k=2)
+    # one relevant item at rank 2: NDCG@2 = (1 / log2 3) / 1
+    assert res.summary.loc["NDCG@2", "value"] == pytest.approx(1 / np.log2(3))
+
+
+def test_disjoint_user_ids_are_refused_with_examples() -> None:
+    recs = pd.DataFrame({"user_id": ["u1"], "item_id": ["a"], "rank": [1]})
+    truth = pd.DataFrame({"user_id": ["U-1"], "item_id": ["a"]})
+    with pytest.raises(InputError, match="No user id of the recommendations"):
+        evaluate_table(recs, truth, k=1)
+
+
+def test_disjoint_item_ids_of_a_real_test_set_are_refused() -> None:
+    recs = pd.DataFrame(
+        {"user_id": ["u1"] * 3, "item_id": ["1.5", "2.5", "3.5"], "rank": [1, 2, 3]}
+    )
+    truth = pd.DataFrame({"user_id": ["u1"] * 10, "item_id": [f"i{n}" for n in range(10)]})
+    with pytest.raises(InputError, match="No item id"):
+        evaluate_table(recs, truth, k=3)
