@@ -8,12 +8,12 @@ Every command takes ``--db URL`` (default ``$RECSYS_DATABASE_URL``, then the SQL
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from db import Store, StoreError
+from recsys_core import json_values
 from recsys_core.errors import InputError
 
 Handler = Callable[[argparse.Namespace, Store], dict[str, Any]]
@@ -62,10 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _emit(result: dict[str, Any], *, as_json: bool) -> None:
     text = result.pop("_text", None)
-    if as_json:
-        print(json.dumps(result, default=str))
+    if as_json:  # strict JSON: NaN (a metric without an interval) is written as null
+        print(json_values.dumps(result))
         return
-    print(text if text is not None else json.dumps(result, indent=2, default=str))
+    print(text if text is not None else json_values.dumps(result, indent=2))
 
 
 def parse_pairs(pairs: Sequence[str] | None, flag: str) -> dict[str, str]:
