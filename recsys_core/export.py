@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +28,9 @@ EXPORT_COLUMNS = [
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet in a locale whose separator is ';' (or that splits on tabs or '|') reads
+# "x;=1+1" as two cells, the second a formula, whatever the quoting of the comma file.
+_EMBEDDED = re.compile(r"([;,\t|\r\n])([=+\-@])")
 
 
 def export_table(
@@ -83,18 +88,25 @@ def _reasons(store: Store, run: Run, recs: pd.DataFrame) -> list[str | None]:
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that a spreadsheet would execute with a quote, as OWASP advises."""
+    """Text cells a spreadsheet would execute get a quote mark, as OWASP advises.
+
+    A cell starting with a formula character is prefixed with ``'``; so is a formula
+    character that follows a separator inside the cell (``x;=1+1`` -> ``x;'=1+1``), since a
+    spreadsheet that splits on that separator would start a new cell there.
+    """
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            text = out[col].astype(str)
+            text = out[col].astype(str).str.replace(_EMBEDDED, r"\1'\2", regex=True)
             risky = text.str.startswith(FORMULA_START)
             out[col] = np.where(risky, "'" + text, text)
     return out
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    return neutralise(frame).to_csv(index=False).encode("utf-8")
+    """Neutralised CSV with every text cell quoted, so separators inside ids stay inside."""
+    text = neutralise(frame).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
+    return text.encode("utf-8")
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
