@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from db import Store, StoreError
 from recsys_core import json_values
 from recsys_core.errors import InputError
 
-Handler = Callable[[argparse.Namespace, Store], dict[str, Any]]
+if TYPE_CHECKING:
+    from db import Store
+
+Handler = Callable[[argparse.Namespace, "Store"], dict[str, Any]]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,6 +29,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line. The command modules import only the standard library at the
+    top (their handlers import the heavy parts), so ``recsys --help`` starts at once."""
     from recsys_core.cli import data_commands, run_commands, tune_commands
 
     common = argparse.ArgumentParser(add_help=False)
@@ -42,9 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (also used by the console script)."""
-    args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from db import Store, StoreError  # after parsing: --help and bad flags need no database
+
+    try:
         store = Store(args.db)
         try:
             result = args.handler(args, store)
@@ -56,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    _emit(result, as_json=bool(args and args.json))
+    _emit(result, as_json=bool(args.json))
     return 0
 
 

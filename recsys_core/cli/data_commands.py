@@ -5,23 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from db import Store
 from recsys_core.cli import parse_pairs
-from recsys_core.data.clean import CleaningPlan
-from recsys_core.data.io import read_table
-from recsys_core.data.mapping import (
-    apply_overrides,
-    infer_item_mapping,
-    infer_mapping,
-    infer_user_mapping,
-    parse_event_weights,
-)
-from recsys_core.data.profile import profile
-from recsys_core.data.validate import ValidatedData, validate
 from recsys_core.errors import InputError
-from recsys_core.jobs import datasets as jobs
+
+if TYPE_CHECKING:  # handlers import what they use: `recsys --help` must not pay for pandas
+    from db import Store
+    from recsys_core.data.validate import ValidatedData
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -77,12 +68,23 @@ def _positive(text: str) -> int:
 
 
 def _read(path: Path) -> Any:
+    from recsys_core.data.io import read_table
+
     if not path.is_file():
         raise InputError(f"{path}: no such file.")
     return read_table(path)
 
 
 def cmd_import(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.data.mapping import (
+        apply_overrides,
+        infer_item_mapping,
+        infer_mapping,
+        infer_user_mapping,
+        parse_event_weights,
+    )
+    from recsys_core.data.validate import validate
+
     overrides = parse_pairs(args.map, "--map")
     raw = _read(args.interactions)
     mapping = apply_overrides(infer_mapping(raw.frame), overrides, columns=list(raw.frame.columns))
@@ -113,6 +115,8 @@ def _import(
     *,
     pseudonymise: bool = False,
 ) -> dict[str, Any]:
+    from recsys_core.jobs import datasets as jobs
+
     for w in data.report.warnings:
         print(f"warning: {w.message}", file=sys.stderr)
     result = jobs.import_dataset(store, name, data, source=source, pseudonymise_users=pseudonymise)
@@ -147,6 +151,8 @@ def cmd_synth(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
 
 def cmd_datasets(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.jobs import datasets as jobs
+
     rows = []
     for ds, versions in jobs.list_datasets(store):
         last = versions[-1]
@@ -171,11 +177,17 @@ def cmd_datasets(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
 
 def cmd_profile(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.data.profile import profile
+    from recsys_core.jobs import datasets as jobs
+
     inter = jobs.load_interactions(store, args.name, args.version)
     return {"dataset": args.name, **profile(inter).to_dict()}
 
 
 def cmd_clean(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.data.clean import CleaningPlan
+    from recsys_core.jobs import datasets as jobs
+
     try:
         plan = CleaningPlan.model_validate_json(args.plan)
     except ValueError as exc:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from db import Store
-from db.runs import RunRepository
 from recsys_core.cli import parse_pairs
 from recsys_core.errors import InputError
-from recsys_core.evaluation.split_configs import parse_split_config
-from recsys_core.export import export_table, write_file
-from recsys_core.jobs import runs as jobs
-from recsys_core.jobs.worker import run_worker
+
+if TYPE_CHECKING:  # handlers import what they use: `recsys --help` must not load the models
+    from db import Store
+    from recsys_core.jobs.runs import RunSpec
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -87,6 +85,9 @@ def _params(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.jobs import runs as jobs
+    from recsys_core.splitting.configs import parse_split_config
+
     spec = jobs.parse_spec(
         {
             "dataset": args.dataset,
@@ -108,7 +109,9 @@ def cmd_train(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     return _finish(store, spec)
 
 
-def _finish(store: Store, spec: jobs.RunSpec) -> dict[str, Any]:
+def _finish(store: Store, spec: RunSpec) -> dict[str, Any]:
+    from recsys_core.jobs import runs as jobs
+
     run = jobs.train(store, spec)
     if run.status != "done":
         raise InputError(f"Run {run.id} {run.status}: {run.error}")
@@ -143,6 +146,8 @@ def cmd_rerank(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
 
 def cmd_runs(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from db.runs import RunRepository
+
     with store.session() as s:
         runs = RunRepository(s).all()
     rows = [
@@ -158,6 +163,7 @@ def cmd_runs(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
 
 def cmd_evaluate(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.jobs import runs as jobs
     from recsys_core.jobs.analysis import run_metrics, run_segments
 
     run = jobs.get_run(store, args.run)
@@ -174,6 +180,8 @@ def cmd_evaluate(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
 
 def cmd_export(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.export import export_table, write_file
+
     table = export_table(store, args.run, args.k, explanations=args.explanations)
     write_file(table, args.out)
     return {
@@ -184,5 +192,7 @@ def cmd_export(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
 
 def cmd_worker(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.jobs.worker import run_worker
+
     n = run_worker(store, once=args.once, max_idle_s=args.max_idle)
     return {"runs_processed": n, "_text": f"Processed {n} run(s)."}

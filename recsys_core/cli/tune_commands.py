@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from db import Store
 from recsys_core.cli import parse_pairs
 from recsys_core.errors import InputError
-from recsys_core.evaluation.split_configs import parse_split_config
-from recsys_core.jobs import runs as jobs
-from recsys_core.tuning import best_run_spec, parse_tune_spec, tune
+
+if TYPE_CHECKING:  # the handler imports what it uses: `recsys --help` must not pay for Optuna
+    from db import Store
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -67,6 +66,10 @@ def _overrides(ranges: list[str] | None, choices: list[str] | None) -> dict[str,
 
 
 def cmd_tune(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    from recsys_core.jobs import runs as jobs
+    from recsys_core.splitting.configs import parse_split_config
+    from recsys_core.tuning import best_run_spec, parse_tune_spec, tune
+
     spec = parse_tune_spec(
         {
             "dataset": args.dataset,
