@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from db.bulk import bulk_insert, bulk_select
@@ -23,6 +36,14 @@ from db.schema import (
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
+RETRYABLE = (FAILED, CANCELLED)
+
+#: Seconds without a heartbeat after which a running run counts as orphaned (its worker was
+#: killed or its machine died). Workers beat every few seconds, so 60 s is many missed beats.
+STALE_ENV = "RECSYS_RUN_STALE_S"
+STALE_ERROR = "The worker stopped responding (killed or crashed) during the run."
+_RETRY_SUFFIX = re.compile(r" \(retry of #\d+\)$")
+_RETRIED_AS = re.compile(r"Retried as run #(\d+)\.$")
 
 #: Users per IN list when SQLite reads some users' lists: well under the 999 bound parameters
 #: that older SQLite builds allow, and each user is one range of the primary key.
@@ -57,13 +78,41 @@ class Run:
     started_at: datetime | None
     finished_at: datetime | None
 
+    @property
+    def retried_as(self) -> int | None:
+        """The run queued as this one's retry, if any (recorded at the end of its error)."""
+        found = _RETRIED_AS.search(self.error or "")
+        return int(found.group(1)) if found else None
 
-def _run(row: RunTable) -> Run:
-    return Run(**{f.name: getattr(row, f.name) for f in fields(Run)})
+
+def stale_after() -> timedelta:
+    """How long a running run may go without a heartbeat (``$RECSYS_RUN_STALE_S``, default 60)."""
+    return timedelta(seconds=float(os.environ.get(STALE_ENV) or 60))
 
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # SQLite hands timestamps back naive; they were written in UTC
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _run(row: RunTable, cutoff: datetime) -> Run:
+    """The run as every reader should see it: a running run whose worker stopped beating
+    before ``cutoff`` reads as failed, whether or not a worker has reaped it yet."""
+    run = Run(**{f.name: getattr(row, f.name) for f in fields(Run)})
+    last = _utc(run.heartbeat_at or run.started_at or run.created_at)
+    if run.status == RUNNING and last is not None and last < cutoff:
+        return replace(run, status=FAILED, error=STALE_ERROR, finished_at=last)
+    return run
+
+
+def _orphaned(cutoff: datetime) -> ColumnElement[bool]:
+    """SQL for "running, but no heartbeat since ``cutoff``" (the same test as :func:`_run`)."""
+    last = func.coalesce(RunTable.heartbeat_at, RunTable.started_at, RunTable.created_at)
+    return and_(RunTable.status == RUNNING, last < cutoff)
 
 
 class RunRepository:
@@ -77,19 +126,27 @@ class RunRepository:
         row = RunTable(status=status, **values)
         self.s.add(row)
         self.s.flush()
-        return _run(row)
+        return _run(row, now() - stale_after())
 
     def get(self, run_id: int) -> Run | None:
+        """One run; an orphaned one reads as failed (nothing is written: readers stay readers,
+        so they never wait for SQLite's write lock)."""
         row = self.s.get(RunTable, run_id)
-        return None if row is None else _run(row)
+        return None if row is None else _run(row, now() - stale_after())
 
     def all(self, dataset_id: int | None = None, status: str | None = None) -> list[Run]:
+        """Runs, newest first; ``status`` filters on the status as :meth:`get` reports it."""
+        cutoff = now() - stale_after()
         q = select(RunTable).order_by(RunTable.id.desc())
         if dataset_id is not None:
             q = q.where(RunTable.dataset_id == dataset_id)
-        if status is not None:
+        if status == FAILED:
+            q = q.where(or_(RunTable.status == FAILED, _orphaned(cutoff)))
+        elif status == RUNNING:
+            q = q.where(RunTable.status == RUNNING, ~_orphaned(cutoff))
+        elif status is not None:
             q = q.where(RunTable.status == status)
-        return [_run(r) for r in self.s.scalars(q)]
+        return [_run(r, cutoff) for r in self.s.scalars(q)]
 
     def claim_next(self, worker: str) -> Run | None:
         """Atomically take the oldest queued run (a conditional UPDATE, so two workers never
@@ -140,14 +197,56 @@ class RunRepository:
             .values(status=CANCELLED, error="Cancelled before it started.", finished_at=now())
         )
 
-    def reap_stale(self, max_age: timedelta) -> list[int]:
-        """Runs whose worker stopped beating: mark them failed with the reason."""
-        cutoff = now() - max_age
-        q = select(RunTable.id).where(RunTable.status == RUNNING, RunTable.heartbeat_at < cutoff)
-        stale = list(self.s.scalars(q))
+    def reap_stale(self, max_age: timedelta | None = None) -> list[int]:
+        """Store the failure of runs whose worker stopped beating (readers already see it)."""
+        stale = list(
+            self.s.scalars(select(RunTable.id).where(_orphaned(now() - (max_age or stale_after()))))
+        )
         for run_id in stale:
-            self.fail(run_id, "The worker stopped responding (killed or crashed) during the run.")
+            self.fail(run_id, STALE_ERROR)
         return stale
+
+    def hand_back(self, worker: str, note: str) -> list[int]:
+        """Re-queue the runs this worker still holds (it is stopping); returns their ids.
+
+        By worker rather than by run id: a stop signal may land between claiming a run and
+        the worker noting which run it took.
+        """
+        held = select(RunTable.id).where(RunTable.status == RUNNING, RunTable.worker == worker)
+        ids = list(self.s.scalars(held))
+        for run_id in ids:
+            self.clear_results(run_id)
+        self.s.execute(
+            update(RunTable)
+            .where(RunTable.id.in_(ids), RunTable.status == RUNNING)
+            .values(status=QUEUED, worker=None, started_at=None, heartbeat_at=None,
+                    progress_done=0, progress_total=0, progress_message=note[:300])
+        )  # fmt: skip
+        return ids
+
+    def retry(self, run_id: int) -> Run:
+        """Queue a fresh copy of a failed, cancelled or orphaned run; returns the copy.
+
+        A copy, not a reset: the old run keeps its error (plus a pointer to the copy), and a
+        worker that was only slow, not dead, can never race a new worker over the same row.
+
+        Raises:
+            LookupError: no such run. ValueError: the run is queued, running or done.
+        """
+        self.reap_stale()
+        row = self.s.get(RunTable, run_id, populate_existing=True)
+        if row is None:
+            raise LookupError(f"No run {run_id}.")
+        if row.status not in RETRYABLE:
+            raise ValueError(
+                f"Run {run_id} is {row.status}; only failed or cancelled runs can be retried."
+            )
+        copy = self.create(
+            dataset_id=row.dataset_id, version_id=row.version_id, model=row.model,
+            spec=row.spec, label=f"{_RETRY_SUFFIX.sub('', row.label)} (retry of #{run_id})"[:200],
+        )  # fmt: skip
+        row.error = f"{(row.error or '')[:3950]}\nRetried as run #{copy.id}.".strip()
+        return copy
 
     def delete(self, run_id: int) -> None:
         self.clear_results(run_id)
@@ -270,12 +369,19 @@ class RunRepository:
         return rows
 
     # ---------------------------------------------------------------- workers
-    def beat_worker(self, worker: str, pid: int, host: str) -> None:
-        row = self.s.get(WorkerTable, worker)
-        if row is None:
-            self.s.add(WorkerTable(id=worker, pid=pid, host=host))
-        else:
-            row.heartbeat_at = now()
+    def register_worker(self, worker: str, pid: int, host: str) -> None:
+        self.s.execute(insert(WorkerTable).values(id=worker, pid=pid, host=host))
+
+    def beat_worker(self, worker: str) -> bool:
+        """Refresh a worker's beat; False when its row is gone (it was removed: stop beating).
+
+        One UPDATE, not a read then an ORM flush: the row may vanish between the two, which
+        made the flush fail with "expected to update 1 row(s); 0 were matched".
+        """
+        beat = self.s.execute(
+            update(WorkerTable).where(WorkerTable.id == worker).values(heartbeat_at=now())
+        )
+        return bool(beat.rowcount == 1)  # type: ignore[attr-defined]
 
     def live_workers(self, max_age: timedelta) -> list[str]:
         cutoff = now() - max_age

@@ -1,38 +1,93 @@
 """The background worker: takes queued runs from the store, one at a time, with heartbeats.
 
 The app starts one when none is alive, so training never blocks a page. A worker that is
-killed stops beating; the next worker (or the app) marks its run failed with the reason.
+killed stops beating; after ``$RECSYS_RUN_STALE_S`` (60 s) every reader sees its run as failed
+(``db.runs``), and the next worker or retry stores that failure.
+
+Stopping: SIGTERM or SIGINT (a service manager, Ctrl-C) hands the current run back to the
+queue at once (status ``queued``, progress reset, a note saying why), removes the worker's
+row and exits 0. We hand back rather than finish: a run can take hours, and service managers
+send SIGKILL after a short grace period (Docker 10 s, systemd 90 s), so "finish first" would
+usually end as an orphaned run anyway. The next worker starts the run afresh.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from types import FrameType
 
 from db import Store
-from db.engine import default_home
-from db.runs import RunRepository
+from db.engine import StoreError, default_home
+from db.runs import Run, RunRepository, stale_after
+from recsys_core.errors import InputError
 from recsys_core.jobs.runs import execute
 
-BEAT_EVERY_S = 5.0
-STALE_AFTER = timedelta(seconds=60)
 IDLE_SLEEP_S = 1.0
+log = logging.getLogger(__name__)
 
 
-def _beat(store: Store, worker: str, run_id: list[int | None], stop: threading.Event) -> None:
-    """Beat for the worker and its current run, even while a long fit reports nothing."""
-    while not stop.wait(BEAT_EVERY_S):
-        with store.session() as s:
-            repo = RunRepository(s)
-            repo.beat_worker(worker, os.getpid(), socket.gethostname())
-            if run_id[0] is not None:
-                repo.progress_beat(run_id[0])
+def beat_every_s() -> float:
+    """Seconds between heartbeats: 5, or a quarter of the stale timeout when that is shorter."""
+    return min(5.0, stale_after().total_seconds() / 4)
+
+
+class WorkerStopped(BaseException):
+    """Raised in the main thread by SIGTERM/SIGINT. A BaseException, so the run's own
+    ``except Exception`` (which turns crashes into failed runs) lets it through."""
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGINT into :class:`WorkerStopped` while the worker loop runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        # a second signal while we clean up must not interrupt the clean-up itself
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        raise WorkerStopped(signal.Signals(signum).name)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _beat(
+    store: Store, worker: str, run_id: list[int | None], stop: threading.Event, every: float
+) -> None:
+    """Beat for the worker and its current run, even while a long fit reports nothing.
+
+    Stops quietly when the worker's row is gone (the worker removed it on the way out, or an
+    operator did): a worker nobody sees as alive must not keep its run looking alive either.
+    A database error (e.g. SQLite busy past its timeout) skips one beat instead of ending
+    the thread, so one slow moment does not orphan a healthy run.
+    """
+    while not stop.wait(every):
+        try:
+            with store.session() as s:
+                repo = RunRepository(s)
+                if not repo.beat_worker(worker):
+                    return
+                if run_id[0] is not None:
+                    repo.progress_beat(run_id[0])
+        except StoreError as exc:
+            log.warning("Worker %s missed a heartbeat: %s", worker, exc)
 
 
 def run_worker(store: Store, *, once: bool = False, max_idle_s: float | None = None) -> int:
@@ -46,30 +101,66 @@ def run_worker(store: Store, *, once: bool = False, max_idle_s: float | None = N
     current: list[int | None] = [None]
     stop = threading.Event()
     with store.session() as s:
-        RunRepository(s).beat_worker(worker, os.getpid(), socket.gethostname())
-    beat = threading.Thread(target=_beat, args=(store, worker, current, stop), daemon=True)
+        repo = RunRepository(s)
+        repo.remove_worker(f"starting-{os.getpid()}")  # ensure_worker's placeholder for us
+        repo.register_worker(worker, os.getpid(), socket.gethostname())
+    beat = threading.Thread(
+        target=_beat, args=(store, worker, current, stop, beat_every_s()), daemon=True
+    )
     beat.start()
-    done, idle_since = 0, time.monotonic()
+    done = 0
     try:
-        while True:
-            with store.session() as s:
-                repo = RunRepository(s)
-                repo.reap_stale(STALE_AFTER)
-                run = repo.claim_next(worker)
-            if run is None:
-                if once or (max_idle_s is not None and time.monotonic() - idle_since > max_idle_s):
-                    return done
-                time.sleep(IDLE_SLEEP_S)
-                continue
-            current[0] = run.id
-            execute(store, run.id, worker=worker)
-            current[0] = None
-            done += 1
-            idle_since = time.monotonic()
+        with _stop_on_signals():
+            done = _loop(store, worker, current, once, max_idle_s)
+    except WorkerStopped as why:
+        _hand_back(store, worker, str(why))
     finally:
         stop.set()
+        beat.join()  # no beat may land after the row is removed
         with store.session() as s:
             RunRepository(s).remove_worker(worker)
+    return done
+
+
+def _loop(
+    store: Store, worker: str, current: list[int | None], once: bool, max_idle_s: float | None
+) -> int:
+    done, idle_since = 0, time.monotonic()
+    while True:
+        with store.session() as s:
+            repo = RunRepository(s)
+            repo.reap_stale()
+            run = repo.claim_next(worker)
+        if run is None:
+            if once or (max_idle_s is not None and time.monotonic() - idle_since > max_idle_s):
+                return done
+            time.sleep(IDLE_SLEEP_S)
+            continue
+        current[0] = run.id
+        execute(store, run.id, worker=worker)
+        current[0] = None
+        done += 1
+        idle_since = time.monotonic()
+
+
+def _hand_back(store: Store, worker: str, signal_name: str) -> None:
+    """Re-queue the run this worker held when it was told to stop (if it still holds one)."""
+    note = f"handed back: its worker was stopped ({signal_name}); the next worker restarts it"
+    with store.session() as s:
+        ids = RunRepository(s).hand_back(worker, note)
+    held = f"run {ids[0]} handed back to the queue" if ids else "no run in progress"
+    log.warning("Worker %s stopped by %s; %s.", worker, signal_name, held)
+
+
+def retry_run(store: Store, run_id: int) -> Run:
+    """Queue a copy of a failed, cancelled or orphaned run (the original keeps its error)."""
+    try:
+        with store.session() as s:
+            return RunRepository(s).retry(run_id)
+    except LookupError:
+        raise InputError(f"No run {run_id}; `recsys runs` lists them.") from None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def ensure_worker(store: Store) -> bool:
@@ -83,16 +174,16 @@ def ensure_worker(store: Store) -> bool:
         return False
     with store.session() as s:
         repo = RunRepository(s)
-        repo.reap_stale(STALE_AFTER)
-        if repo.live_workers(STALE_AFTER / 4):
+        if repo.live_workers(timedelta(seconds=3 * beat_every_s())):
             return False
-    log = open(default_home() / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+        repo.reap_stale()
+    log_file = open(default_home() / "worker.log", "ab")  # noqa: SIM115 - handed to the child
     # The URL goes through the environment, not argv, so a password never shows in `ps`.
     env = dict(os.environ, RECSYS_DATABASE_URL=store.url_with_password)
     idle = os.environ.get("RECSYS_WORKER_IDLE_EXIT_S", "600")
     proc = subprocess.Popen(
         [sys.executable, "-m", "recsys_core.cli", "worker", "--max-idle", idle],
-        stdout=log,
+        stdout=log_file,
         stderr=subprocess.STDOUT,
         env=env,
         start_new_session=True,
@@ -100,5 +191,5 @@ def ensure_worker(store: Store) -> bool:
     # Announce the child at once: page reruns in the seconds before it checks in itself
     # would otherwise each start another worker. The placeholder ages out like any beat.
     with store.session() as s:
-        RunRepository(s).beat_worker(f"starting-{proc.pid}", proc.pid, socket.gethostname())
+        RunRepository(s).register_worker(f"starting-{proc.pid}", proc.pid, socket.gethostname())
     return True
