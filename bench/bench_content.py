@@ -25,8 +25,9 @@ COLD_MODELS = {
 def cold_items() -> None:
     """NDCG@10 on MovieLens with 10% of the movies held out entirely (every test item is cold)."""
     from recsys_core.data.samples import load_movielens_small
-    from recsys_core.evaluation import ItemHoldout, evaluate, split
+    from recsys_core.evaluation import evaluate
     from recsys_core.models.registry import make_model
+    from recsys_core.splitting import ItemHoldout, split
 
     data = load_movielens_small()
     inter = _to_interactions(data)
@@ -71,8 +72,8 @@ def _to_interactions(data):  # type: ignore[no-untyped-def]
 def planted() -> None:
     """Fusion on synthetic data whose signal sits in one modality: does it find it?"""
     from recsys_core.data.synth import generate, to_interactions
-    from recsys_core.evaluation import RandomHoldout, split
     from recsys_core.models.registry import make_model
+    from recsys_core.splitting import RandomHoldout, split
 
     rows = []
     for signal in ("text", "categorical"):

@@ -15,11 +15,11 @@ from bench._report import write_section
 
 def main() -> None:
     from recsys_core.data.synth import generate, to_interactions
-    from recsys_core.evaluation import RandomHoldout, split
     from recsys_core.explain import permutation_importance
     from recsys_core.explain.shap_ import shap_importance
     from recsys_core.features.engineered import build_features
     from recsys_core.models.registry import make_model
+    from recsys_core.splitting import RandomHoldout, split
 
     rows = []
     inter = to_interactions(generate(6_000, 4_000, 1_000_000, seed=1))

@@ -27,8 +27,9 @@ PARAMS = {"als": {"embedding_size": 64, "epochs": 15}}
 def one_run(shape: str, model_name: str) -> dict:
     from recsys_core.data.synth import generate, to_interactions
     from recsys_core.errors import InputError
-    from recsys_core.evaluation import RandomHoldout, evaluate, split
+    from recsys_core.evaluation import evaluate
     from recsys_core.models.registry import make_model
+    from recsys_core.splitting import RandomHoldout, split
 
     users, items, n = SHAPES[shape]
     t0 = time.perf_counter()

@@ -24,10 +24,10 @@ from bench._report import write_section
 def main() -> None:
     from db import Store
     from recsys_core.data.samples import load_movielens_small
-    from recsys_core.evaluation import RandomHoldout, split
     from recsys_core.explain import explain_many
     from recsys_core.jobs.datasets import import_dataset, load_interactions
     from recsys_core.models.registry import REGISTRY, make_model
+    from recsys_core.splitting import RandomHoldout, split
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--users", type=int, default=300)

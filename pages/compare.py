@@ -12,7 +12,7 @@ from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.columns import Columns
 from recsys_core.data.io import read_table
 from recsys_core.errors import InputError
-from recsys_core.evaluation import Split, paired_tests
+from recsys_core.evaluation import paired_tests
 from recsys_core.jobs import analysis
 from recsys_core.jobs import preview as core
 from recsys_core.jobs.analysis import (
@@ -23,6 +23,7 @@ from recsys_core.jobs.analysis import (
     per_user_values,
 )
 from recsys_core.jobs.runs import get_run
+from recsys_core.splitting import Split
 
 SEGMENTS_SHOWN = 12
 

@@ -11,7 +11,6 @@ from db.runs import Run
 from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
-from recsys_core.evaluation import Split
 from recsys_core.explain import (
     Explanation,
     beeswarm_figure,
@@ -29,6 +28,7 @@ from recsys_core.jobs.analysis import list_runs
 from recsys_core.jobs.runs import get_run, load_model
 from recsys_core.models.base import Recommender
 from recsys_core.models.ranker import TwoStageRanker, generator_keys
+from recsys_core.splitting import Split
 
 #: Models whose item features can be shuffled for permutation importance.
 FEATURE_MODELS = ("content", "two_tower", "fusion")

@@ -9,11 +9,11 @@ from db.runs import Run
 from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
-from recsys_core.evaluation import Split
 from recsys_core.export import export_table, to_csv_bytes, to_parquet_bytes, write_db_table
 from recsys_core.jobs import preview as core
 from recsys_core.jobs.analysis import list_runs
 from recsys_core.jobs.runs import get_run
+from recsys_core.splitting import Split
 
 ALL, BUCKET, PASTED = "All test users", "Users by activity", "A list of user ids"
 PREVIEW_ROWS = 1_000

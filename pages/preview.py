@@ -9,12 +9,12 @@ import streamlit as st
 from db.runs import Run
 from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.errors import InputError
-from recsys_core.evaluation import Split
 from recsys_core.explain import explain
 from recsys_core.jobs import preview as core
 from recsys_core.jobs.analysis import display_label, list_runs
 from recsys_core.jobs.runs import get_run, load_model
 from recsys_core.models.base import Recommender
+from recsys_core.splitting import Split
 
 MAX_RUNS = 4
 #: A soft green that reads on light and dark themes.

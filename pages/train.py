@@ -18,8 +18,12 @@ from pages._ui import (
     validated,
 )
 from recsys_core.errors import InputError
-from recsys_core.evaluation import timeline
-from recsys_core.evaluation.split_configs import (
+from recsys_core.jobs import runs as jobs
+from recsys_core.jobs.analysis import list_runs, runs_table
+from recsys_core.jobs.worker import ensure_worker
+from recsys_core.models.registry import REGISTRY
+from recsys_core.splitting import timeline
+from recsys_core.splitting.configs import (
     ItemHoldout,
     KFold,
     LeaveLastN,
@@ -28,10 +32,6 @@ from recsys_core.evaluation.split_configs import (
     TemporalCutoff,
     UserHoldout,
 )
-from recsys_core.jobs import runs as jobs
-from recsys_core.jobs.analysis import list_runs, runs_table
-from recsys_core.jobs.worker import ensure_worker
-from recsys_core.models.registry import REGISTRY
 
 SPLITS = {
     "Per-user random holdout": RandomHoldout,

@@ -16,13 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from db import Store
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation import Split, evaluate
+from recsys_core.evaluation import evaluate
 from recsys_core.evaluation.ranking import accuracy_metrics
-from recsys_core.evaluation.split_configs import RandomHoldout, SplitConfig
 from recsys_core.jobs.datasets import load_interactions
 from recsys_core.jobs.runs import RunSpec, split_for
 from recsys_core.models.registry import make_model
 from recsys_core.progress import Progress, report
+from recsys_core.splitting import Split
+from recsys_core.splitting.configs import RandomHoldout, SplitConfig
 from recsys_core.tuning_space import (
     ChoicesOverride,
     Override,

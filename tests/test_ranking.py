@@ -13,7 +13,7 @@ import pytest
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation import RandomHoldout, evaluate, split
+from recsys_core.evaluation import evaluate
 from recsys_core.explain.shap_ import (
     beeswarm_figure,
     dependence_figure,
@@ -25,6 +25,7 @@ from recsys_core.explain.shap_ import (
 from recsys_core.models import REGISTRY
 from recsys_core.models.registry import make_model
 from recsys_core.ranking import TwoStageRanker, candidates, comparison_note
+from recsys_core.splitting import RandomHoldout, split
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.data.synth import generate, to_interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation import RandomHoldout, evaluate, split
+from recsys_core.evaluation import evaluate
 from recsys_core.models import ItemKNN, MostPopular
 from recsys_core.rerank import (
     MMR,
@@ -29,6 +29,7 @@ from recsys_core.rerank import (
     mmr_order,
     rerank,
 )
+from recsys_core.splitting import RandomHoldout, split
 
 R = 1 / np.sqrt(2.0)
 

@@ -16,10 +16,10 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.evaluation.evaluate import relevant_matrix
 from recsys_core.evaluation.ranking import MAP, MRR, NDCG, HitRate, Precision, Recall, ranking_data
-from recsys_core.evaluation.splits import Split
 from recsys_core.models._topk import topk_rows
 from recsys_core.models.base import Recommender
 from recsys_core.progress import Progress, report
+from recsys_core.splitting.splits import Split
 
 _METRICS = {m.name: m for m in (Precision, Recall, NDCG, MAP, MRR, HitRate)}
 _BATCH = 512

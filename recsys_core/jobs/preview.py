@@ -14,11 +14,12 @@ from db.runs import Run, RunRepository
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation import Split, evaluate_table, segment_users, split
+from recsys_core.evaluation import evaluate_table, segment_users
 from recsys_core.evaluation.significance import bootstrap_ci
 from recsys_core.jobs.analysis import display_label
 from recsys_core.jobs.datasets import load_interactions
 from recsys_core.jobs.runs import RunSpec
+from recsys_core.splitting import Split, split
 
 #: Families of beyond-accuracy metrics (the rest measure accuracy).
 BEYOND = ("Coverage", "Novelty", "ILD", "Gini", "ARP")

@@ -18,13 +18,14 @@ from db.runs import CANCELLED, DONE, Run, RunRepository
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError, RecsysError
-from recsys_core.evaluation import Split, evaluate, split
+from recsys_core.evaluation import evaluate
 from recsys_core.evaluation.significance import bootstrap_ci
-from recsys_core.evaluation.split_configs import RandomHoldout, SplitConfig
 from recsys_core.jobs.datasets import load_interactions, resolve
 from recsys_core.jobs.segments import segment_report
 from recsys_core.models.base import Recommender
 from recsys_core.models.registry import make_model
+from recsys_core.splitting import Split, split
+from recsys_core.splitting.configs import RandomHoldout, SplitConfig
 
 PROGRESS_EVERY_S = 0.5
 #: Reasons are stored for at most this many rows of a run: explaining is per row (~1.5 ms).

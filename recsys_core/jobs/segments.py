@@ -14,7 +14,7 @@ from recsys_core.evaluation.segments import (
     segment_items,
     segment_users,
 )
-from recsys_core.evaluation.splits import Split
+from recsys_core.splitting.splits import Split
 
 SEGMENT_K = 10
 

@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError, RecsysError
-from recsys_core.evaluation.split_configs import RandomHoldout
-from recsys_core.evaluation.splits import split
 from recsys_core.features.engineered import FeatureContext, feature_context, features_from_context
 from recsys_core.models.base import Recommender, RecommenderConfig
 from recsys_core.progress import Progress, report
+from recsys_core.splitting.configs import RandomHoldout
+from recsys_core.splitting.splits import split
 
 _MIRRORED = re.compile(r"^g(\d+)__(.+_)$")
 _CTX_PREFIX = "fx_"

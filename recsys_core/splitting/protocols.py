@@ -9,9 +9,9 @@ from datetime import UTC
 import numpy as np
 import pandas as pd
 
+from recsys_core.arrays import pair_codes
 from recsys_core.errors import InputError
-from recsys_core.evaluation._arrays import pair_codes
-from recsys_core.evaluation.split_configs import (
+from recsys_core.splitting.configs import (
     ItemHoldout,
     KFold,
     LeaveLastN,

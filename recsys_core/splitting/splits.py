@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from recsys_core.arrays import n_distinct, pair_codes, unique_sorted
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation._arrays import n_distinct, pair_codes, unique_sorted
-from recsys_core.evaluation.split_configs import (
+from recsys_core.splitting.configs import (
     KFold,
     LeaveLastN,
     Predefined,
@@ -21,7 +21,7 @@ from recsys_core.evaluation.split_configs import (
     parse_split_config,
     split_config_json,
 )
-from recsys_core.evaluation.split_protocols import Events, test_mask, validation_protocol
+from recsys_core.splitting.protocols import Events, test_mask, validation_protocol
 
 __all__ = [
     "KFold",
@@ -157,7 +157,7 @@ def split(
 
     Args:
         inter: the interactions to split.
-        config: the protocol (see :mod:`recsys_core.evaluation.split_configs`).
+        config: the protocol (see :mod:`recsys_core.splitting.configs`).
         random_state: seed for the shuffles and tie breaks.
         is_test: the is-test column for :class:`Predefined`, one value per interaction.
 

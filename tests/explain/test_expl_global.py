@@ -8,11 +8,11 @@ import pytest
 from recsys_core.columns import Columns
 from recsys_core.data.synth import generate, to_interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation import RandomHoldout, Split, split
 from recsys_core.explain import explain, item_embedding_map, permutation_importance
 from recsys_core.explain.global_ import IMPORTANCE_COLUMNS
 from recsys_core.models.base import Recommender
 from recsys_core.models.registry import make_model
+from recsys_core.splitting import RandomHoldout, Split, split
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.data.samples import synthetic
 from recsys_core.errors import InputError
-from recsys_core.evaluation import RandomHoldout, Split
 from recsys_core.jobs import preview as pv
 from recsys_core.jobs.datasets import import_dataset
 from recsys_core.jobs.runs import RunSpec, parse_spec, train
+from recsys_core.splitting import RandomHoldout, Split
 
 C = Columns
 

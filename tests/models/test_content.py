@@ -147,7 +147,8 @@ def test_save_load_keeps_explanations(tmp_path: Path):
 @pytest.mark.slow
 def test_movielens_titles_genres_tags_beat_random():
     from recsys_core.data.samples import load_movielens_small
-    from recsys_core.evaluation import RandomHoldout, evaluate, split
+    from recsys_core.evaluation import evaluate
+    from recsys_core.splitting import RandomHoldout, split
 
     data = load_movielens_small()
     inter = Interactions.from_frame(

@@ -9,10 +9,10 @@ import pytest
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation.split_configs import RandomHoldout
-from recsys_core.evaluation.splits import Split
 from recsys_core.features.encoders import ItemModalities
 from recsys_core.models.deep import Fusion
+from recsys_core.splitting.configs import RandomHoldout
+from recsys_core.splitting.splits import Split
 
 N_CATEGORIES, PER_CATEGORY, N_USERS, PER_USER, HELD = 4, 30, 80, 15, 3
 TINY = {

@@ -6,8 +6,9 @@ import pytest
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.data.samples import load_movielens_small
-from recsys_core.evaluation import RandomHoldout, Split, evaluate, split
+from recsys_core.evaluation import evaluate
 from recsys_core.models import make_model
+from recsys_core.splitting import RandomHoldout, Split, split
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

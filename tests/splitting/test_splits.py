@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation.splits import (
+from recsys_core.splitting.splits import (
     KFold,
     LeaveLastN,
     Predefined,

@@ -12,9 +12,9 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.evaluation.evaluate import relevant_matrix
 from recsys_core.evaluation.ranking import NDCG, ranking_data
-from recsys_core.evaluation.split_configs import RandomHoldout
-from recsys_core.evaluation.splits import split
 from recsys_core.models._topk import topk_rows
+from recsys_core.splitting.configs import RandomHoldout
+from recsys_core.splitting.splits import split
 
 #: Validation users scored per epoch at most: enough for a stable NDCG, cheap every epoch.
 MAX_VALIDATION_USERS = 1000

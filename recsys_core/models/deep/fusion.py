@@ -12,7 +12,6 @@ from pydantic import Field
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.evaluation.evaluate import relevant_matrix
-from recsys_core.evaluation.splits import Split
 from recsys_core.models.base import RecommenderConfig
 from recsys_core.models.deep._fusion_parts import ID_MODALITY, fusion_layer, item_parts, mix
 from recsys_core.models.deep._keras import State, layer_arrays, layer_seed
@@ -23,6 +22,7 @@ from recsys_core.models.deep._towers import (
     maybe_normalize,
 )
 from recsys_core.models.deep._validation import Holdout
+from recsys_core.splitting.splits import Split
 
 
 class FusionConfig(TowerConfig):
