@@ -9,21 +9,19 @@ then the 88 values L2-normalised together. It sees colour and layout, not object
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import os
 import zipfile
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
+from recsys_core.features._image_zip import Entry, decode_entry, open_zip, survey
 from recsys_core.features.vectors import attach_item_vectors, read_item_vectors
 
 __all__ = [
@@ -43,14 +41,13 @@ MOBILENET_SIZE = 224
 DESCRIPTOR_BINS = 8
 THUMBNAIL = 8
 DESCRIPTOR_DIM = 3 * DESCRIPTOR_BINS + THUMBNAIL * THUMBNAIL
-#: A single image file larger than this is refused (decompressed size, guards zip bombs).
-MAX_IMAGE_BYTES = 30 * 2**20
 _BATCH = 32
 _DESCRIPTOR_LABEL = (
     f"colour histograms (3 x {DESCRIPTOR_BINS} bins) + {THUMBNAIL}x{THUMBNAIL} greyscale "
     f"thumbnail, {DESCRIPTOR_DIM} values (no pretrained model in the Keras cache)"
 )
 _MOBILENET_LABEL = "MobileNetV3Small, ImageNet weights, 576 values (average pooling)"
+_GREY = np.array([0.299, 0.587, 0.114])
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,9 @@ def encode_image_zip(
 
     Files for unknown items, duplicates of an id, empty, oversized, corrupt or non-image
     files are skipped and listed in ``problems``; they never stop the others. Folders and
-    system files (``__MACOSX/``, names starting with ".") are ignored silently.
+    system files (``__MACOSX/``, names starting with ".") are ignored silently. Limits on
+    entries, bytes and decoded pixels (see ``_limits``) are checked before any decoding, and
+    images are decoded one at a time: only their vectors are kept.
 
     Args:
         data: the ZIP file's bytes.
@@ -84,7 +83,8 @@ def encode_image_zip(
             descriptor), "mobilenet" (requires the cached weights) or "descriptor".
 
     Raises:
-        InputError: the upload is not a ZIP, or "mobilenet" is asked for without weights.
+        InputError: the upload is not a ZIP, a limit is exceeded (named with its setting), or
+            "mobilenet" is asked for without weights.
     """
     weights = mobilenet_weights()
     if encoder == "mobilenet" and weights is None:
@@ -93,137 +93,107 @@ def encode_image_zip(
             f"into {_keras_home() / 'models'} or choose the descriptor encoder."
         )
     use_cnn = encoder != "descriptor" and weights is not None
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise InputError("The upload is not a ZIP file: zip the images and upload again.") from None
-    with archive:
-        ids, arrays, problems = _read_images(archive, {str(i) for i in item_ids})
-    if not arrays:
-        vectors = np.zeros((0, 576 if use_cnn else DESCRIPTOR_DIM), dtype=np.float32)
-    elif use_cnn:
-        vectors = mobilenet_vectors(arrays, weights)
-    else:
-        vectors = np.stack([describe_image(a) for a in arrays])
+    embedder: _Embedder = _MobileNet(weights) if use_cnn else _Descriptor()
+    with open_zip(data) as archive:
+        entries, problems = survey(archive, {str(i) for i in item_ids})
+        ids, vectors, failed = _encode(archive, entries, embedder)
     series = pd.Series(
         list(vectors), index=pd.Index(ids, name=Columns.item, dtype=str), name="image", dtype=object
     )
-    return ImageEncoding(series, _MOBILENET_LABEL if use_cnn else _DESCRIPTOR_LABEL, problems)
+    label = _MOBILENET_LABEL if use_cnn else _DESCRIPTOR_LABEL
+    return ImageEncoding(series, label, sorted(problems + failed))
 
 
-def _read_images(
-    archive: zipfile.ZipFile, known: set[str]
-) -> tuple[list[str], list[np.ndarray], list[str]]:
-    """Decoded RGB arrays of the usable files, in file-name order, plus the problems."""
-    decode = _decoder()
+class _Embedder(Protocol):
+    dim: int
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        """One decoded image -> a small array, at once (the image itself is not kept)."""
+
+    def embed(self, batch: list[np.ndarray]) -> np.ndarray:
+        """Prepared arrays -> ``[n, dim]`` float32 vectors."""
+
+
+def _encode(
+    archive: zipfile.ZipFile, entries: list[Entry], embedder: _Embedder
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """Decode one image at a time; batches of prepared arrays become vectors."""
     ids: list[str] = []
-    arrays: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
     problems: list[str] = []
-    taken: dict[str, str] = {}
-    for info in sorted(archive.infolist(), key=lambda i: i.filename):
-        path = PurePosixPath(info.filename)
-        if info.is_dir() or path.name.startswith(".") or "__MACOSX" in path.parts:
+    batch: list[np.ndarray] = []
+    for entry in entries:
+        prepared, problem = _prepare(archive, entry, embedder)
+        if prepared is None:
+            problems.append(f"{entry.info.filename}: {problem}")
             continue
-        item = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
-        problem = _entry_problem(info, item, known, taken)
-        if problem is None:
-            array, problem = _decode_entry(archive, info, decode)
-        if problem is not None:
-            problems.append(f"{info.filename}: {problem}")
-            continue
-        taken[item] = info.filename
-        ids.append(item)
-        arrays.append(array)
-    return ids, arrays, problems
+        ids.append(entry.item)
+        batch.append(prepared)
+        if len(batch) == _BATCH:
+            parts.append(embedder.embed(batch))
+            batch = []
+    if batch:
+        parts.append(embedder.embed(batch))
+    vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+    return ids, vectors, problems
 
 
-def _entry_problem(
-    info: zipfile.ZipInfo, item: str, known: set[str], taken: dict[str, str]
-) -> str | None:
-    if item not in known:
-        return f"no item with id {item!r} in the catalogue (name files by item id)"
-    if item in taken:
-        return f"a second image for item {item!r} (kept {taken[item]})"
-    if info.file_size == 0:
-        return "empty file"
-    if info.file_size > MAX_IMAGE_BYTES:
-        return f"larger than {MAX_IMAGE_BYTES // 2**20} MB"
-    return None
-
-
-def _decode_entry(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, decode: Callable[[bytes], np.ndarray]
-) -> tuple[Any, str | None]:
-    try:
-        raw = archive.read(info)
-    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
-        return None, f"cannot be extracted ({exc})"
-    try:
-        array = decode(raw)
-    except _DecodeError as exc:
-        return None, f"not a readable image ({exc})"
-    if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
-        return None, "not a readable image (no pixels)"
-    return array, None
-
-
-class _DecodeError(Exception):
-    """A file that the decoder could not read as an image."""
-
-
-def _decoder() -> Callable[[bytes], np.ndarray]:
-    """Pillow when installed; otherwise TensorFlow's decoder (PNG, JPEG, GIF, BMP)."""
-    if importlib.util.find_spec("PIL") is not None:
-        return _decode_pillow
-    return _decode_tensorflow
-
-
-def _decode_pillow(raw: bytes) -> np.ndarray:
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            img.draft("RGB", (2 * MOBILENET_SIZE, 2 * MOBILENET_SIZE))  # JPEG: decode smaller
-            return np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-        raise _DecodeError(str(exc) or type(exc).__name__) from None
-
-
-def _decode_tensorflow(raw: bytes) -> np.ndarray:
-    import tensorflow as tf
-
-    try:
-        image = tf.io.decode_image(raw, channels=3, expand_animations=False)
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as exc:
-        raise _DecodeError(exc.message.split("\n")[0]) from None
-    return np.asarray(image.numpy(), dtype=np.uint8)
+def _prepare(
+    archive: zipfile.ZipFile, entry: Entry, embedder: _Embedder
+) -> tuple[np.ndarray | None, str | None]:
+    """Decoded pixels live only inside this call."""
+    array, problem = decode_entry(archive, entry)
+    return (None, problem) if array is None else (embedder.prepare(array), None)
 
 
 # ---------------------------------------------------------------------------- encoders
 def describe_image(rgb: np.ndarray) -> np.ndarray:
-    """The deterministic descriptor of an ``[h, w, 3]`` uint8 image (see the module doc)."""
-    pixels = rgb.reshape(-1, 3).astype(np.int64)
-    codes = pixels // (256 // DESCRIPTOR_BINS) + np.arange(3) * DESCRIPTOR_BINS
-    hist = np.bincount(codes.ravel(), minlength=3 * DESCRIPTOR_BINS) / len(pixels)
-    grey = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) / 255.0
-    thumb = _area_resize(grey, THUMBNAIL).ravel()
-    out = np.concatenate([_unit(hist), _unit(thumb)])
+    """The deterministic descriptor of an ``[h, w, 3]`` uint8 image (see the module doc).
+
+    Computed one band of thumbnail rows at a time, so the float copies take an eighth of
+    the image, never several times its size.
+    """
+    reps = (-(-THUMBNAIL // rgb.shape[0]), -(-THUMBNAIL // rgb.shape[1]))
+    if reps != (1, 1):  # tiny images are enlarged: every pixel repeated, so shares are unchanged
+        rgb = np.repeat(np.repeat(rgb, reps[0], axis=0), reps[1], axis=1)
+    rows = np.linspace(0, rgb.shape[0], THUMBNAIL + 1).astype(np.int64)
+    cols = np.linspace(0, rgb.shape[1], THUMBNAIL + 1).astype(np.int64)
+    counts = np.zeros((3, DESCRIPTOR_BINS), dtype=np.int64)  # pixels per bin, per channel
+    sums = np.empty((THUMBNAIL, THUMBNAIL))
+    for i in range(THUMBNAIL):
+        band = rgb[rows[i] : rows[i + 1]]
+        counts += _channel_counts(band)
+        column_sums = band.sum(axis=0, dtype=np.int64) @ _GREY  # exact integer sums first
+        sums[i] = np.add.reduceat(column_sums, cols[:-1])
+    hist = counts.ravel() / (rgb.shape[0] * rgb.shape[1])
+    thumb = sums / np.outer(np.diff(rows), np.diff(cols)) / 255.0
+    out = np.concatenate([_unit(hist), _unit(thumb.ravel())])
     return _unit(out).astype(np.float32)
+
+
+def _channel_counts(band: np.ndarray) -> np.ndarray:
+    """``[3, bins]`` pixel counts: one pass over a joint (r, g, b) bin code, not three."""
+    shift = (256 // DESCRIPTOR_BINS).bit_length() - 1
+    bits = DESCRIPTOR_BINS.bit_length() - 1
+    q = band >> shift
+    code = (q[..., 0].astype(np.uint16) << 2 * bits) | (q[..., 1].astype(np.uint16) << bits)
+    joint = np.bincount((code | q[..., 2]).ravel(), minlength=DESCRIPTOR_BINS**3)
+    joint = joint.reshape(DESCRIPTOR_BINS, DESCRIPTOR_BINS, DESCRIPTOR_BINS)
+    return np.stack([joint.sum(axis=(1, 2)), joint.sum(axis=(0, 2)), joint.sum(axis=(0, 1))])
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / max(float(np.linalg.norm(x)), 1e-12)
 
 
-def _area_resize(grey: np.ndarray, size: int) -> np.ndarray:
-    """Mean over a ``size`` x ``size`` grid of blocks (small images are enlarged first)."""
-    reps = (-(-size // grey.shape[0]), -(-size // grey.shape[1]))
-    if reps != (1, 1):
-        grey = np.repeat(np.repeat(grey, reps[0], axis=0), reps[1], axis=1)
-    rows = np.linspace(0, grey.shape[0], size + 1).astype(np.int64)
-    cols = np.linspace(0, grey.shape[1], size + 1).astype(np.int64)
-    sums = np.add.reduceat(np.add.reduceat(grey, rows[:-1], axis=0), cols[:-1], axis=1)
-    return sums / np.outer(np.diff(rows), np.diff(cols))
+class _Descriptor:
+    dim = DESCRIPTOR_DIM
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        return describe_image(rgb)
+
+    def embed(self, batch: list[np.ndarray]) -> np.ndarray:
+        return np.stack(batch)
 
 
 def _keras_home() -> Path:
@@ -240,24 +210,40 @@ def mobilenet_vectors(arrays: list[np.ndarray], weights: Path | None) -> np.ndar
     """Average-pooled MobileNetV3Small features, L2-normalised, in batches of 32 images.
 
     ``weights`` is a local weights file (``None`` builds random weights, for tests only).
-    TensorFlow is imported here, never at module import.
     """
-    import keras
-    import tensorflow as tf
+    net = _MobileNet(weights)
+    parts = [
+        net.embed([net.prepare(a) for a in arrays[start : start + _BATCH]])
+        for start in range(0, len(arrays), _BATCH)
+    ]
+    return np.concatenate(parts)
 
-    model = keras.applications.MobileNetV3Small(
-        input_shape=(MOBILENET_SIZE, MOBILENET_SIZE, 3),
-        include_top=False,
-        pooling="avg",
-        weights=None if weights is None else str(weights),
-    )
-    out = []
-    for start in range(0, len(arrays), _BATCH):
-        batch = [
-            tf.image.resize(a, (MOBILENET_SIZE, MOBILENET_SIZE), antialias=True)
-            for a in arrays[start : start + _BATCH]
-        ]
-        out.append(np.asarray(model.predict_on_batch(tf.stack(batch)), dtype=np.float64))
-    feats = np.concatenate(out)
-    norms = np.linalg.norm(feats, axis=1, keepdims=True)
-    return (feats / np.maximum(norms, 1e-12)).astype(np.float32)
+
+class _MobileNet:
+    """The CNN, built on first use; TensorFlow is imported here, never at module import."""
+
+    dim = 576
+
+    def __init__(self, weights: Path | None) -> None:
+        self.weights = weights
+        self.model: Any = None
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        import tensorflow as tf
+
+        size = (MOBILENET_SIZE, MOBILENET_SIZE)
+        return np.asarray(tf.image.resize(rgb, size, antialias=True), dtype=np.float32)
+
+    def embed(self, batch: list[np.ndarray]) -> np.ndarray:
+        if self.model is None:
+            import keras
+
+            self.model = keras.applications.MobileNetV3Small(
+                input_shape=(MOBILENET_SIZE, MOBILENET_SIZE, 3),
+                include_top=False,
+                pooling="avg",
+                weights=None if self.weights is None else str(self.weights),
+            )
+        feats = np.asarray(self.model.predict_on_batch(np.stack(batch)), dtype=np.float64)
+        norms = np.linalg.norm(feats, axis=1, keepdims=True)
+        return (feats / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -15,12 +15,15 @@ import pyarrow.parquet as pq
 
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
+from recsys_core.features._limits import MB, VECTOR_MB
+from recsys_core.features._npy import npy_array, npz_array, npz_headers
 
 #: Names tried, in order, for the id column (CSV, Parquet) or id array (NPZ, NPY fields).
 ID_NAMES = (Columns.item, "item", "id", "item_ids", "ids", "items")
 #: Names tried for the matrix of an NPZ file when it holds more than one 2-D array.
 MATRIX_NAMES = ("vectors", "embeddings", "matrix", "x", "features")
 _SHOWN = 5  # offending rows named per problem
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,13 @@ def _from_frame(frame: pd.DataFrame, id_col: str) -> _Raw:
 
 
 def _parquet(data: bytes, name: str) -> _Raw:
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if size > VECTOR_MB.value() * MB:
+        raise InputError(
+            f"{name}: holds {size / MB:,.0f} MB of values once decompressed, over the limit of "
+            f"{VECTOR_MB.describe()}."
+        )
     table = pq.read_table(io.BytesIO(data))
     if table.num_columns < 2:
         raise InputError(f"{name}: needs an item id column and vector values.")
@@ -131,11 +141,17 @@ def _parquet(data: bytes, name: str) -> _Raw:
 
 
 def _npy(data: bytes, name: str) -> _Raw:
-    arr = np.load(io.BytesIO(data), allow_pickle=False)
+    arr = npy_array(data, name)  # header checked: flat numbers/text, size bounded and present
     if arr.dtype.names:
         fields = list(arr.dtype.names)
         id_field = _id_column(fields)
         rest = [f for f in fields if f != id_field]
+        kinds = {arr.dtype.fields[f][0].base.kind for f in rest}  # type: ignore[index]
+        if arr.ndim != 1 or not rest or not kinds <= set("iuf"):
+            raise InputError(
+                f"{name}: a structured NPY file needs one row per item, an id field and number "
+                f"fields; found shape {arr.shape} and fields {arr.dtype}."
+            )
         parts = [arr[f].reshape(len(arr), -1).astype(np.float64) for f in rest]
         return _matrix_raw(arr[id_field], np.hstack(parts), name)
     if arr.ndim != 2 or arr.shape[1] < 2 or arr.dtype.kind not in "iuf":
@@ -147,24 +163,32 @@ def _npy(data: bytes, name: str) -> _Raw:
 
 
 def _npz(data: bytes, name: str) -> _Raw:
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        arrays = {key: npz[key] for key in npz.files}
-    one_d = [k for k, a in arrays.items() if a.ndim == 1]
-    two_d = [k for k, a in arrays.items() if a.ndim == 2]
-    id_key = next((k for k in ID_NAMES if k in one_d), one_d[0] if len(one_d) == 1 else None)
-    mat_key = next((k for k in MATRIX_NAMES if k in two_d), two_d[0] if len(two_d) == 1 else None)
-    if id_key is None or mat_key is None:
-        raise InputError(
-            f"{name}: an NPZ file needs one 1-D array of item ids (e.g. 'ids') and one 2-D "
-            f"matrix (e.g. 'vectors'); found {sorted(arrays)}."
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        headers = npz_headers(archive, name)  # sizes and dtypes checked, nothing inflated yet
+        shapes = {key: header.shape for key, (_, header) in headers.items()}
+        one_d = [k for k, shape in shapes.items() if len(shape) == 1]
+        two_d = [k for k, shape in shapes.items() if len(shape) == 2]
+        id_key = next((k for k in ID_NAMES if k in one_d), one_d[0] if len(one_d) == 1 else None)
+        mat_key = next(
+            (k for k in MATRIX_NAMES if k in two_d), two_d[0] if len(two_d) == 1 else None
         )
-    ids, matrix = arrays[id_key], arrays[mat_key]
-    if len(ids) != len(matrix):
-        raise InputError(
-            f"{name}: '{id_key}' has {len(ids)} ids but '{mat_key}' has {len(matrix)} rows."
-        )
-    if matrix.dtype.kind not in "iuf":
-        raise InputError(f"{name}: '{mat_key}' holds {matrix.dtype} values, not numbers.")
+        if id_key is None or mat_key is None:
+            raise InputError(
+                f"{name}: an NPZ file needs one 1-D array of item ids (e.g. 'ids') and one 2-D "
+                f"matrix (e.g. 'vectors'); found {sorted(shapes)}."
+            )
+        n_ids, n_rows = shapes[id_key][0], shapes[mat_key][0]
+        if n_ids != n_rows:
+            raise InputError(
+                f"{name}: '{id_key}' has {n_ids} ids but '{mat_key}' has {n_rows} rows."
+            )
+        matrix_dtype = headers[mat_key][1].dtype
+        if matrix_dtype.kind not in "iuf" or matrix_dtype.names:
+            raise InputError(f"{name}: '{mat_key}' holds {matrix_dtype} values, not numbers.")
+        ids = npz_array(archive, *headers[id_key], f"{name}: array {id_key!r}")
+        matrix = npz_array(archive, *headers[mat_key], f"{name}: array {mat_key!r}")
+    if ids.dtype.names:
+        raise InputError(f"{name}: '{id_key}' holds records, not item ids.")
     return _matrix_raw(ids, matrix.astype(np.float64), name)
 
 
@@ -219,9 +243,23 @@ def _checked(raw: _Raw, name: str) -> np.ndarray:
             f"have {sorted(set(raw.lengths[odd].tolist()) or {0})} values"
         )
     else:
-        bad = ~np.isfinite(raw.values.reshape(n, dim)).all(axis=1)
-        if bad.any():
-            problems.append(f"missing, non-numeric or infinite values in row(s) {_rows(bad)}")
+        problems += _value_problems(raw.values.reshape(n, dim))
     if problems:
         raise InputError(f"{name}: " + "; ".join(problems) + ". Fix the file and upload it again.")
     return raw.values.reshape(n, dim).astype(np.float32)
+
+
+def _value_problems(matrix: np.ndarray) -> list[str]:
+    """Rows with non-finite values, and rows whose values overflow float32 (1e39 -> inf)."""
+    problems = []
+    finite = np.isfinite(matrix)
+    bad = np.asarray(~finite.all(axis=1))
+    if bad.any():
+        problems.append(f"missing, non-numeric or infinite values in row(s) {_rows(bad)}")
+    huge = np.asarray((np.abs(np.where(finite, matrix, 0.0)) > _F32_MAX).any(axis=1))
+    if huge.any():
+        problems.append(
+            f"values beyond +/-{_F32_MAX:.4g} (too large for the 32-bit floats vectors are "
+            f"kept in) in row(s) {_rows(huge)}"
+        )
+    return problems

@@ -12,11 +12,10 @@ from PIL import Image
 
 from recsys_core.errors import InputError
 from recsys_core.features import encode_image_zip
+from recsys_core.features._image_zip import decode_pillow, decode_tensorflow
 from recsys_core.features.images import (
     DESCRIPTOR_DIM,
     MOBILENET_FILE,
-    _decode_pillow,
-    _decode_tensorflow,
     describe_image,
     mobilenet_vectors,
     mobilenet_weights,
@@ -144,7 +143,7 @@ def test_pretrained_encoder_needs_cached_weights(_no_cached_weights):
 def test_tensorflow_decoder_matches_pillow_and_cnn_path_runs_without_weights():
     """The fallback decoder and the CNN code path (random weights: nothing is downloaded)."""
     png = _image(np.arange(12 * 10 * 3).reshape(12, 10, 3) % 256)
-    np.testing.assert_array_equal(_decode_tensorflow(png), _decode_pillow(png))
-    vectors = mobilenet_vectors([_decode_pillow(png), _solid((9, 9, 9), 40)], weights=None)
+    np.testing.assert_array_equal(decode_tensorflow(png), decode_pillow(png))
+    vectors = mobilenet_vectors([decode_pillow(png), _solid((9, 9, 9), 40)], weights=None)
     assert vectors.shape == (2, 576) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
