@@ -16,8 +16,10 @@ from recsys_core.models.base import Recommender, RecommenderConfig, order_contri
 from recsys_core.models.knn import user_rows
 from recsys_core.progress import Progress, report
 
-#: Dense float64 copies alive at once while solving (Gram matrix, its factor, the inverse).
+#: Dense float32 copies alive at once while solving (Gram matrix, its factor, the inverse).
 _DENSE_COPIES = 3
+#: Rows mirrored per step when filling the lower triangle of the inverse.
+_MIRROR_BLOCK = 1024
 
 
 class EASEConfig(RecommenderConfig):
@@ -52,8 +54,8 @@ class EASEConfig(RecommenderConfig):
 
 
 def ease_memory_bytes(n_items: int) -> int:
-    """Rough peak memory of the EASE solve: a few dense float64 item x item matrices."""
-    return n_items * n_items * 8 * _DENSE_COPIES
+    """Rough peak memory of the EASE solve: a few dense float32 item x item matrices."""
+    return n_items * n_items * 4 * _DENSE_COPIES
 
 
 def available_memory_bytes() -> int:
@@ -86,7 +88,9 @@ class EASE(Recommender):
     def _fit(self, train: Interactions, progress: Progress | None) -> None:
         self._check_memory(train.n_items)
         x = user_rows(train, np.arange(train.n_users), self.config.binarize)
-        gram = (x.T @ x).astype(np.float64).toarray()
+        # float32 throughout, as LensKit does: the Cholesky solve runs about twice as fast
+        # and needs half the memory; the weights were float32 already
+        gram = (x.T @ x).astype(np.float32).toarray()
         gram[np.diag_indices_from(gram)] += self.config.reg
         report(progress, 1, 3, "item co-occurrence")
         with threadpool_limits(self.config.num_threads or None, "blas"):
@@ -126,15 +130,22 @@ class EASE(Recommender):
 def _spd_inverse(gram: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite matrix via Cholesky (about 2x faster than LU).
 
-    LAPACK fills only the upper triangle; the lower one is mirrored from it.
+    LAPACK fills only the upper triangle; the lower one is mirrored from it block by block
+    (index arrays for the whole triangle would cost more memory than the matrix itself).
     """
-    factor, info = lapack.dpotrf(gram, lower=False, overwrite_a=True)
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (gram,))
+    factor, info = potrf(gram, lower=False, overwrite_a=True)
     if info == 0:
-        inverse, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+        inverse, info = potri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise InputError(
             f"EASE could not invert the item Gram matrix (LAPACK info={info}); raise reg."
         )
-    lower = np.tril_indices_from(inverse, k=-1)
-    inverse[lower] = inverse.T[lower]
+    n = len(inverse)
+    for start in range(0, n, _MIRROR_BLOCK):  # a few dozen blocks, not a loop over entries
+        stop = min(start + _MIRROR_BLOCK, n)
+        inverse[start:stop, :start] = inverse[:start, start:stop].T
+        block = inverse[start:stop, start:stop]
+        low = np.tril_indices(stop - start, k=-1)
+        block[low] = block.T[low]
     return inverse

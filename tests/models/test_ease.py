@@ -72,7 +72,7 @@ def test_memory_guard_refuses_a_large_catalogue_and_names_alternatives(
     tiny: tuple[np.ndarray, Interactions],
 ) -> None:
     _, data = tiny
-    assert ease_memory_bytes(6) == 6 * 6 * 8 * 3
+    assert ease_memory_bytes(6) == 6 * 6 * 4 * 3  # three float32 copies
     model = EASE(max_memory_gb=1e-9)
     with pytest.raises(InputError, match=r"too large for EASE.*ItemKNN or ALS"):
         model.fit(data)
@@ -111,3 +111,17 @@ def test_weights_are_row_major_after_fit_and_after_loading_a_column_major_file(
     loaded = EASE.load(tmp_path / "ease.npz")
     np.testing.assert_allclose(loaded.score(np.array([0, 1])), expected, rtol=1e-6)
     assert loaded.weights_.flags.c_contiguous
+
+
+def test_float32_inverse_mirrors_every_block_of_a_large_catalogue() -> None:
+    """More items than one mirroring block: the lower triangle equals the upper everywhere."""
+    from recsys_core.models.ease import _MIRROR_BLOCK, _spd_inverse
+
+    rng = np.random.default_rng(0)
+    n = _MIRROR_BLOCK * 2 + 37
+    a = rng.random((n, 64)).astype(np.float32)
+    gram = a @ a.T + 30 * np.eye(n, dtype=np.float32)
+    inverse = _spd_inverse(gram.copy())
+    assert inverse.dtype == np.float32
+    np.testing.assert_array_equal(inverse, inverse.T)
+    np.testing.assert_allclose(inverse, np.linalg.inv(gram.astype(np.float64)), atol=1e-6)
