@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: run test lint format bench clean-venv
+.PHONY: run test lint format bench bench-peers clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## benchmarks; they rewrite their tables in BENCHMARKS.md
 	$(BIN)/python -m bench.run_all
+
+bench-peers: $(STAMP)  ## peer libraries in their own venv, then fit times side by side
+	@test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install -q --disable-pip-version-check -r bench/requirements-peers.txt
+	$(BIN)/python -m bench.bench_peers
 
 clean-venv:
 	rm -rf $(VENV)

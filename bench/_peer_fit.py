@@ -1,0 +1,77 @@
+"""Fit one peer library's model on a train file and print its fit time as JSON.
+
+Runs inside the peers' venv (bench/requirements-peers.txt), never in the workbench's.
+Usage: python bench/_peer_fit.py PEER MODEL TRAIN.parquet
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+def _matrix(frame: pd.DataFrame) -> sp.csr_matrix:
+    n_users, n_items = int(frame.user.max()) + 1, int(frame.item.max()) + 1
+    ones = np.ones(len(frame), dtype=np.float32)
+    return sp.csr_matrix((ones, (frame.user, frame.item)), shape=(n_users, n_items))
+
+
+def lenskit_ease(frame: pd.DataFrame) -> float:
+    from lenskit.data import from_interactions_df
+    from lenskit.knn.ease import EASEScorer
+
+    data = from_interactions_df(frame.rename(columns={"user": "user_id", "item": "item_id"}))
+    start = time.perf_counter()
+    EASEScorer(regularization=250.0).train(data)
+    return time.perf_counter() - start
+
+
+def cornac_model(model: str, frame: pd.DataFrame) -> float:
+    import cornac
+
+    triples = list(
+        zip(frame.user.astype(str), frame.item.astype(str), np.ones(len(frame)), strict=True)
+    )
+    train = cornac.data.Dataset.from_uir(triples, seed=42)
+    if model == "ease":
+        rec = cornac.models.EASE(lamb=250, posB=False, verbose=False)
+    else:  # bpr with the workbench's defaults: 64 factors, 100 epochs, lr 0.01, reg 0.01
+        rec = cornac.models.BPR(k=64, max_iter=100, learning_rate=0.01, lambda_reg=0.01, seed=42)
+    start = time.perf_counter()
+    rec.fit(train)
+    return time.perf_counter() - start
+
+
+def implicit_model(model: str, frame: pd.DataFrame) -> float:
+    from implicit.als import AlternatingLeastSquares
+    from implicit.nearest_neighbours import CosineRecommender
+
+    matrix = _matrix(frame)
+    if model == "item_knn":
+        rec = CosineRecommender(K=100)
+    else:  # als with the workbench's defaults: 64 factors, 15 sweeps, reg 10
+        rec = AlternatingLeastSquares(factors=64, iterations=15, regularization=10.0)
+    start = time.perf_counter()
+    rec.fit(matrix, show_progress=False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    peer, model, path = sys.argv[1:4]
+    frame = pd.read_parquet(path)
+    if peer == "lenskit":
+        seconds = lenskit_ease(frame)
+    elif peer == "cornac":
+        seconds = cornac_model(model, frame)
+    else:
+        seconds = implicit_model(model, frame)
+    print(json.dumps({"fit_s": round(seconds, 3)}))
+
+
+if __name__ == "__main__":
+    main()
