@@ -70,7 +70,7 @@ def import_dataset(
     )
     meta = dict(source or {}, pseudonymised=pseudonymise_users, n_interacted_items=_n_used(arrays))
     report(progress, 1, 3, "writing users and items")
-    with store.session() as s:
+    with store.session(purpose=f"the import of {name!r}") as s:
         repo = DatasetRepository(s)
         if repo.by_name(name) is not None:
             raise InputError(f"A dataset named {name!r} exists already; choose another name.")
@@ -244,7 +244,7 @@ def clean_dataset(
     ds, base = resolve(store, dataset, version)
     inter = load_interactions(store, ds.id, base.version)
     cleaned, stats = apply_plan(inter, plan, progress=progress)
-    with store.session() as s:
+    with store.session(purpose=f"the cleaning of {ds.name!r}") as s:
         repo = DatasetRepository(s)
         user_codes = pd.Index(repo.read_entities(ds.id, "user")["external_id"])
         item_codes = pd.Index(repo.read_entities(ds.id, "item")["external_id"])

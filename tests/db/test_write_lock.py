@@ -1,0 +1,67 @@
+"""SQLite's write lock: a writer waits for a long write and is told what it waits for."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from db import Store, StoreError
+from db.engine import WAIT_LISTENERS
+from db.repositories import DatasetRepository
+
+HOLD_S = 3.0
+
+
+def _hold(store: Store, holding: threading.Event) -> None:
+    """A long write: takes the lock with its first INSERT, then keeps it for HOLD_S."""
+    with store.session(purpose="the import of 'big'") as s:
+        DatasetRepository(s).create("big")
+        holding.set()
+        time.sleep(HOLD_S)
+
+
+@pytest.fixture
+def held(tmp_path: Path) -> tuple[Store, threading.Thread]:
+    url = f"sqlite:///{tmp_path / 'workbench.db'}"
+    holder_store = Store(url)
+    holding = threading.Event()
+    thread = threading.Thread(target=_hold, args=(holder_store, holding))
+    thread.start()
+    assert holding.wait(10)
+    return Store(url), thread
+
+
+def test_a_writer_waits_for_the_lock_and_hears_why(
+    held: tuple[Store, threading.Thread], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, thread = held
+    heard: list[str] = []
+    monkeypatch.setitem(WAIT_LISTENERS, "test", heard.append)
+    start = time.monotonic()
+    with store.session() as s:
+        assert s.execute(text("SELECT count(*) FROM datasets")).scalar_one() == 0  # reads go on
+        DatasetRepository(s).create("small")
+    waited = time.monotonic() - start
+    thread.join()
+    assert waited > HOLD_S - 1
+    assert heard and heard[0].startswith("Waiting for the import of 'big' (process ")
+    with store.session() as s:
+        assert sorted(d.name for d in DatasetRepository(s).all()) == ["big", "small"]
+
+
+def test_past_the_wait_limit_the_error_names_the_holder(
+    held: tuple[Store, threading.Thread], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, thread = held
+    monkeypatch.setenv("RECSYS_SQLITE_WRITE_WAIT_S", "1")
+    locked = r"locked \(waited 1 s for the import of 'big'"
+    with pytest.raises(StoreError, match=locked), store.session() as s:
+        DatasetRepository(s).create("small")
+    thread.join()
+    with store.session() as s:
+        assert [d.name for d in DatasetRepository(s).all()] == ["big"]
+    assert not Path(str(store.engine.url.database) + ".writer").exists()
