@@ -21,17 +21,13 @@ from recsys_core.explain import (
     permutation_importance,
     shap_importance,
 )
-from recsys_core.explain.global_ import VECTOR_ATTRIBUTES
 from recsys_core.features.engineered import FEATURES, generator_feature_descriptions
 from recsys_core.jobs import preview as core
 from recsys_core.jobs.analysis import list_runs
 from recsys_core.jobs.runs import get_run, load_model
 from recsys_core.models.base import Recommender
-from recsys_core.models.ranker import TwoStageRanker, generator_keys
 from recsys_core.splitting import Split
 
-#: Models whose item features can be shuffled for permutation importance.
-FEATURE_MODELS = ("content", "two_tower", "fusion")
 KIND_WORDS = {
     "history": "Each bar is one item from the user's history and how much it adds to the score.",
     "features": "Each bar is one attribute of the item and how much it adds to the score.",
@@ -58,9 +54,8 @@ def _split(url: str, run_id: int) -> Split:
 def _shap(url: str, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Mean |SHAP| per feature, per-row SHAP values and the rows, for the first test users."""
     model, parts = _model(url, run_id), _split(url, run_id)
-    assert isinstance(model, TwoStageRanker)
     users = model.train_.user_index(core.held_out_users(parts)[:SHAP_USERS])
-    _, feats = model.candidate_features(np.unique(users[users >= 0]))
+    feats = model.feature_rows(np.unique(users[users >= 0]))
     importance, values = shap_importance(model, feats, max_rows=SHAP_MAX_ROWS)
     return importance, values, feats.loc[values.index]
 
@@ -125,7 +120,7 @@ def item_view(model: Recommender, parts: Split, user: str, recs: pd.DataFrame) -
         f"**{item_names(parts.train, [item])[0]}**: score {expl.score:.4f}. {expl.sentence}"
     )
     contributions_chart(expl, key="explain_item_chart", n=15)
-    if hasattr(model, "explain_features"):
+    if model.capabilities.feature_reasons:
         u, i = model.train_.user_index([user])[0], model.train_.item_index([item])[0]
         feats = pd.DataFrame(model.explain_features(u, i, n=10), columns=["feature", "adds"])
         st.markdown("**Item attributes shared with the user's history**")
@@ -134,10 +129,10 @@ def item_view(model: Recommender, parts: Split, user: str, recs: pd.DataFrame) -
 
 def global_importance(model: Recommender, parts: Split) -> None:
     st.subheader("Which item data matters (permutation importance)")
-    if model.name not in FEATURE_MODELS:
+    if not model.capabilities.feature_groups:
         st.info(
             f"The {model.name} model does not use item features, so there is nothing to "
-            f"shuffle. Train a {', '.join(FEATURE_MODELS)} model to see this."
+            "shuffle. Train a content, two_tower or fusion model to see this."
         )
         return
     st.caption(
@@ -164,7 +159,7 @@ def global_importance(model: Recommender, parts: Split) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
 
 
-def shap_section(model: TwoStageRanker, run: Run) -> None:
+def shap_section(model: Recommender, run: Run) -> None:
     """Which engineered features move the ranker's score, over many users' candidates."""
     st.subheader("What drives the ranker (SHAP)")
     st.caption(
@@ -212,8 +207,8 @@ def shap_charts(importance: pd.DataFrame, values: pd.DataFrame, feats: pd.DataFr
     st.plotly_chart(fig, width="stretch", key="explain_shap_dependence")
 
 
-def feature_table(model: TwoStageRanker, importance: pd.DataFrame) -> None:
-    keys = generator_keys(model.generators())
+def feature_table(model: Recommender, importance: pd.DataFrame) -> None:
+    keys = list(model.candidate_models())
     words = {**FEATURES, **generator_feature_descriptions(keys)}
     table = importance.assign(meaning=importance["feature"].map(words).fillna(""))
     with st.expander("What each feature means"):
@@ -222,7 +217,7 @@ def feature_table(model: TwoStageRanker, importance: pd.DataFrame) -> None:
 
 def embedding_map(model: Recommender, parts: Split) -> None:
     st.subheader("Map of the items as the model sees them")
-    if not any(a in vars(model) for a in VECTOR_ATTRIBUTES):
+    if not model.capabilities.item_vectors:
         st.info(f"The {model.name} model keeps no item vectors, so there is no map to draw.")
         return
     st.caption(
@@ -256,7 +251,7 @@ def explain_page(run: Run) -> None:
     except InputError as exc:
         st.error(str(exc))
         return
-    if isinstance(model, TwoStageRanker):
+    if model.capabilities.shap_features:
         shap_section(model, run)
     global_importance(model, parts)
     embedding_map(model, parts)

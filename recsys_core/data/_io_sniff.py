@@ -19,11 +19,13 @@ SAMPLE_LINES: Final = 200
 DELIM_LABELS: Final = {"\t": "tab", " ": "space"}
 # Quotes open a value only at its start (as in pyarrow and the csv module); a quote inside a
 # value (24" screen) is a literal character.
-_QUOTED = re.compile(r'(?:^|(?<=[,;\t|: \n]))"(?:[^"]|"")*"(?=[,;\t|: \n]|$)')
-_OPEN_QUOTE = re.compile(r'(?:^|(?<=[,;\t|: \n]))"')
+# Possessive loops (*+): a failed match gives nothing back, so no input costs quadratic time.
+_QUOTED = re.compile(r'(?:^|(?<=[,;\t|: \n]))"(?:[^"]++|"")*+"(?=[,;\t|: \n]|$)')
+_NEXT_BREAK_OR_QUOTE = re.compile(r'\n|(?:^|(?<=[,;\t|: \n]))"')
+_CLOSE_QUOTE = re.compile(r'[^"]*+(?:""[^"]*+)*+"')
 _SPACES = re.compile(" +")
 _TYPED: Final = {
-    "number": re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"),
+    "number": re.compile(r"[-+]?(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][-+]?\d++)?"),
     "date": re.compile(r"\d{4}-\d\d-\d\d.*"),
 }
 _MAGIC: Final = (
@@ -62,6 +64,7 @@ def detect_encoding(data: bytes, name: str) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        _check_utf16(data, name)
         return "utf-16"
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -75,6 +78,23 @@ def detect_encoding(data: bytes, name: str) -> str:
     if re.search(rb"[\x80-\x9f]", data) and first_undecodable(data, "cp1252") is None:
         return "cp1252"
     return "latin-1"
+
+
+def _check_utf16(data: bytes, name: str) -> None:
+    bad = first_undecodable(data, "utf-16")
+    if bad is None:
+        return
+    line = data[:bad].decode("utf-16", errors="replace").count("\n") + 1
+    raise InputError(
+        f"{name} starts with a UTF-16 byte-order mark, but line {line} (byte {bad:,}) is not "
+        "valid UTF-16: the file is damaged or not UTF-16 text. Save it again as 'CSV UTF-8'."
+    )
+
+
+def utf16_to_utf8(data: bytes, name: str) -> bytes:
+    """UTF-16 text (with its byte-order mark) as UTF-8 bytes, the encoding pyarrow reads."""
+    _check_utf16(data, name)
+    return data.decode("utf-16").encode("utf-8")
 
 
 def first_undecodable(data: bytes, encoding: str) -> int | None:
@@ -107,25 +127,38 @@ def sample_text(data: bytes, encoding: str) -> str:
 def sample_records(text: str) -> list[tuple[int, str]]:
     """Non-blank records of a text sample with their first line numbers.
 
-    A record continues over line breaks while its quotes are unbalanced, as in CSV.
+    A record continues over line breaks while a quoted value is open, as in CSV: a quote
+    opens a value only at its start, ``""`` inside it is a literal quote, and the next lone
+    quote closes it (pyarrow's rules). One pass over the text, jumping from one line break
+    or quote to the next, so any sample costs time linear in its size.
     """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     out: list[tuple[int, str]] = []
-    buf: list[str] = []
-    start = 0
-    for number, line in enumerate(re.split(r"\r\n|\n|\r", text), 1):
-        if not buf:
-            start = number
-        buf.append(line)
-        joined = "\n".join(buf) if len(buf) > 1 else line
-        if not _OPEN_QUOTE.search(_QUOTED.sub("Q", joined)):
-            if joined.strip():
-                out.append((start, joined))
-            buf = []
-        if len(out) >= SAMPLE_LINES:
+    pos = start = 0
+    line = first = 1
+    while len(out) < SAMPLE_LINES:
+        found = _NEXT_BREAK_OR_QUOTE.search(text, pos)
+        if found is None:
             break
-    if buf and len(out) < SAMPLE_LINES and "".join(buf).strip():  # an unclosed quote
-        out.append((start, "\n".join(buf)))
+        if found.group() == "\n":
+            _keep(out, first, text[start : found.start()])
+            pos = start = found.end()
+            line = first = line + 1
+            continue
+        close = _CLOSE_QUOTE.match(text, found.end())
+        if close is None:  # an unclosed quote: the rest of the sample is one record
+            pos = len(text)
+            break
+        line += text.count("\n", found.end(), close.end())
+        pos = close.end()
+    if len(out) < SAMPLE_LINES:
+        _keep(out, first, text[start:])
     return out
+
+
+def _keep(out: list[tuple[int, str]], line: int, record: str) -> None:
+    if record.strip():
+        out.append((line, record))
 
 
 def pick_delimiter(records: list[tuple[int, str]], name: str) -> str:

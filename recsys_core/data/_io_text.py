@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,10 +14,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from recsys_core.data import _io_sniff as _sniff
+from recsys_core.data._io_format import FileFormat
 from recsys_core.errors import InputError
-
-if TYPE_CHECKING:
-    from recsys_core.data.io import FileFormat
 
 #: Stand-in for multi-character delimiters ("::"), which pyarrow's parser cannot take.
 _UNIT_SEP = "\x1f"
@@ -49,7 +48,13 @@ def read_text(
     """
     encoding = fmt.encoding
     if encoding == "utf-16":  # pyarrow reads UTF-8; convert once, line structure is kept
-        raw, encoding = raw.decode("utf-16").encode("utf-8"), "utf-8"
+        raw, encoding = _sniff.utf16_to_utf8(raw, source), "utf-8"
+    elif encoding in ("utf-8", "utf-8-sig"):
+        # pyarrow decodes a ragged row's text before our handler sees it: invalid bytes there
+        # print an "Exception ignored" traceback, so they are refused first, with their line.
+        bad = _sniff.first_undecodable(raw, "utf-8")
+        if bad is not None:
+            raise _not_utf8(source, raw, bad)
     delim = fmt.delimiter or ","
     start = _content_start(raw)
     before = _sniff.line_of(raw, start) - 1
@@ -83,8 +88,10 @@ def _normalise(raw: bytes, start: int, delim: str) -> tuple[bytes, str]:
     if len(delim) > 1:
         return raw[start:].replace(delim.encode(), _UNIT_SEP.encode()), _UNIT_SEP
     if delim == " " and b"  " in raw:
-        body = re.sub(rb"(?m)^ +| +(?=\r?$)", b"", raw[start:])
-        return re.sub(rb" {2,}", b" ", body), delim
+        # Runs first, then the single spaces at line ends: each pattern is linear in the input
+        # (one pattern for both would retry every space of a long run: quadratic time).
+        body = re.sub(rb" {2,}", b" ", raw[start:])
+        return re.sub(rb"(?m)^ | (?=\r?$)", b"", body), delim
     return (raw if start == 0 else raw[start:]), delim
 
 
@@ -121,15 +128,18 @@ def _parse(
         raise _parse_error(body, source, fmt, exc) from exc
 
 
+def _not_utf8(source: str, body: bytes, bad: int | None) -> InputError:
+    where = f"line {_sniff.line_of(body, bad)}" if bad is not None else "a line"
+    return InputError(
+        f"{source}: {where} has bytes that are not valid UTF-8, so the file is in another "
+        "encoding (often Windows-1252 or Latin-1). Save it as 'CSV UTF-8', or let the "
+        "importer detect the encoding."
+    )
+
+
 def _parse_error(body: bytes, source: str, fmt: FileFormat, exc: Exception) -> InputError:
     if "UTF8" in str(exc) or "UTF-8" in str(exc):
-        bad = _sniff.first_undecodable(body, "utf-8")
-        where = f"line {_sniff.line_of(body, bad)}" if bad is not None else "a line"
-        return InputError(
-            f"{source}: {where} has bytes that are not valid UTF-8, so the file is in another "
-            "encoding (often Windows-1252 or Latin-1). Save it as 'CSV UTF-8', or let the "
-            "importer detect the encoding."
-        )
+        return _not_utf8(source, body, _sniff.first_undecodable(body, "utf-8"))
     return InputError(
         f'{source} could not be read as {fmt.describe()}: {exc}. Check that quotes (") are '
         "balanced and that the delimiter is right."
@@ -207,7 +217,10 @@ def _row_lines(
     physical = body.count(nl) + (0 if body.endswith(nl) else 1)
     if physical == n_rows + header:
         return None
-    return record_lines(body, n_rows + header, delim, encoding)[header:]
+    lines = record_lines(body, n_rows + header, delim, encoding)[header:]
+    # Quoting that neither pyarrow's count nor csv can follow: number rows consecutively
+    # rather than point messages at wrong rows' neighbours.
+    return lines if len(lines) == n_rows else None
 
 
 def record_lines(body: bytes, expected: int, delim: str, encoding: str) -> np.ndarray:
@@ -240,8 +253,14 @@ def _csv_record_lines(body: bytes, delim: str, encoding: str) -> np.ndarray:
     reader = csv.reader(text, delimiter=delim)
     starts: list[int] = []
     previous = 0
-    for row in reader:  # a loop over rows, but only for files with irregular quoting
-        if row:
-            starts.append(previous + 1)
-        previous = reader.line_num
+    limit = csv.field_size_limit(sys.maxsize)  # pyarrow takes values of any length; so must we
+    try:
+        for row in reader:  # a loop over rows, but only for files with irregular quoting
+            if row:
+                starts.append(previous + 1)
+            previous = reader.line_num
+    except csv.Error:  # quoting csv cannot follow: the lines found so far are still right
+        pass
+    finally:
+        csv.field_size_limit(limit)
     return np.asarray(starts, dtype=np.int64)

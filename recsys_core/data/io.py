@@ -2,38 +2,37 @@
 
 from __future__ import annotations
 
-import os
 import re
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from recsys_core.columns import Columns
 from recsys_core.data import _io_sniff as _sniff
 from recsys_core.data import _io_text
+from recsys_core.data._io_format import (
+    MB,
+    ROWS_VAR,
+    TABLE_MB_VAR,
+    UPLOAD_MB_VAR,
+    FileFormat,
+    env_limit,
+    size_text,
+)
+from recsys_core.data._io_parquet import open_parquet
 from recsys_core.errors import InputError
 
-_MB: Final = 1024 * 1024
+_MB: Final = MB
+__all__ = ["MAX_UPLOAD_MB", "FileFormat", "RawTable", "check_column_names", "read_table", "sniff"]
 
 
 def _env_limit() -> int:
-    raw = os.environ.get("RECSYS_MAX_UPLOAD_MB", "200")
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:  # importing must not fail, but a typo in the setting must not pass silently
-        message = f"RECSYS_MAX_UPLOAD_MB={raw!r} is not a positive whole number; using 200."
-        warnings.warn(message, stacklevel=2)
-        return 200
-    return value
+    return env_limit(UPLOAD_MB_VAR)
 
 
 #: Largest accepted file in MB; set RECSYS_MAX_UPLOAD_MB to change it (read once at import).
@@ -43,43 +42,8 @@ _PRESET_NAMES: Final = (Columns.user, Columns.item, Columns.rating, Columns.time
 _ML_CSV_HEADER: Final = ["userId", "movieId", "rating", "timestamp"]
 _ML_UDATA = re.compile(r"\d+\t\d+\t\d+(\.\d+)?\t\d+")
 _ML_DAT = re.compile(r"\d+::\d+::\d+(\.\d+)?::\d+")
-_ENCODING_LABELS: Final = {
-    "utf-8": "UTF-8",
-    "utf-8-sig": "UTF-8 with BOM",
-    "utf-16": "UTF-16",
-    "cp1252": "Windows-1252",
-    "latin-1": "Latin-1",
-}
-_PRESET_LABELS: Final = {
-    "movielens-udata": "MovieLens u.data",
-    "movielens-dat": "MovieLens ratings.dat",
-    "movielens-csv": "MovieLens ratings.csv",
-}
-
-
-@dataclass(frozen=True)
-class FileFormat:
-    """How a file is laid out; :func:`sniff` detects it and the import page shows it."""
-
-    kind: Literal["csv", "parquet"]
-    delimiter: str | None
-    header: bool
-    encoding: str
-    preset: str | None = None
-
-    def describe(self) -> str:
-        """One line for the analyst, e.g. "CSV, delimiter ',', header row, UTF-8"."""
-        if self.kind == "parquet":
-            return "Parquet"
-        delim = self.delimiter or ","
-        parts = [
-            "TSV" if delim == "\t" else "CSV",
-            f"delimiter {_sniff.delimiter_label(delim)}",
-            "header row" if self.header else "no header row",
-            _ENCODING_LABELS.get(self.encoding, self.encoding),
-        ]
-        text = ", ".join(parts)
-        return f"{text} ({_PRESET_LABELS[self.preset]})" if self.preset in _PRESET_LABELS else text
+_SHOWN_NAMES: Final = 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,6 +129,7 @@ def read_table(
     fmt = fmt or sniff(raw, source)
     if fmt.kind == "parquet":
         return _read_parquet(raw, source, fmt)
+    _check_lines(raw, source)
     names = _column_names(raw, source, fmt)
     frame, first_line, lines = _io_text.read_text(raw, source, fmt, names)
     return RawTable(frame, fmt, source, first_line, lines)
@@ -188,17 +153,25 @@ def _check_size(size: int, limit: int, source: str) -> None:
         )
 
 
-def _size(n: int) -> str:
-    return f"{n / _MB:.1f} MB" if n >= _MB // 10 else f"{n:,} bytes"
+_size = size_text
+
+
+def _check_lines(raw: bytes, source: str) -> None:
+    """Refuse text with more lines than RECSYS_MAX_ROWS before parsing (a cheap byte count)."""
+    limit = env_limit(ROWS_VAR)
+    if len(raw) <= limit:  # fewer bytes than the limit: fewer lines too
+        return
+    lines = raw.count(b"\n") or raw.count(b"\r")
+    if lines > limit + 1:  # the header row does not count
+        raise InputError(
+            f"{source} has {lines:,} lines, over the limit of {limit:,} rows ({ROWS_VAR}). "
+            f"Import a smaller file (e.g. a sample of the rows), or raise the limit with the "
+            f"environment variable {ROWS_VAR} if the machine has the memory for it."
+        )
 
 
 def _read_parquet(raw: bytes, source: str, fmt: FileFormat) -> RawTable:
-    try:
-        table = pq.read_table(pa.BufferReader(raw))
-    except (pa.ArrowException, OSError) as exc:
-        raise InputError(
-            f"{source} is not a readable Parquet file ({exc}). Export it again, or save it as CSV."
-        ) from exc
+    table = open_parquet(raw, source, env_limit(ROWS_VAR), env_limit(TABLE_MB_VAR))
     names = check_column_names([str(c) for c in table.column_names], source)
     if table.num_rows == 0:
         raise InputError(f"{source} has columns but no rows. Upload a file with data rows.")
@@ -239,13 +212,22 @@ def _column_names(raw: bytes, source: str, fmt: FileFormat) -> list[str]:
 
 
 def check_column_names(names: list[str], source: str) -> list[str]:
-    """Strip names, name empty ones ``column_N`` and refuse duplicates (they break mapping)."""
+    """Strip names, name empty ones ``column_N``; refuse duplicates (they break mapping) and
+    control characters (a NUL cannot be stored; escape codes would reach the terminal)."""
     out = [n.strip() or f"column_{j + 1}" for j, n in enumerate(names)]
+    odd = next((j for j, n in enumerate(out) if _CONTROL.search(n)), None)
+    if odd is not None:
+        raise InputError(
+            f"{source}: column {odd + 1} has the name {out[odd][:80]!r}, which holds control "
+            "characters (NUL, escape codes, line breaks...). Rename the column to plain text."
+        )
     dupes = [n for n, c in Counter(out).items() if c > 1]
     if dupes:
         where = [j + 1 for j, n in enumerate(out) if n == dupes[0]]
+        more = ", ..." if len(where) > _SHOWN_NAMES else ""
         raise InputError(
-            f"{source}: the column name {dupes[0]!r} appears more than once in the header "
-            f"(columns {', '.join(map(str, where))}). Rename the columns so every name is unique."
+            f"{source}: the column name {dupes[0][:80]!r} appears more than once in the header "
+            f"(columns {', '.join(map(str, where[:_SHOWN_NAMES]))}{more}). Rename the columns "
+            "so every name is unique."
         )
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from recsys_core.evaluation.evaluate import relevant_matrix
 from recsys_core.evaluation.ranking import MAP, MRR, NDCG, HitRate, Precision, Recall, ranking_data
 from recsys_core.models._topk import topk_rows
 from recsys_core.models.base import Recommender
+from recsys_core.models.explanation import Scorer
 from recsys_core.progress import Progress, report
 from recsys_core.splitting.splits import Split
 
@@ -25,17 +25,7 @@ _METRICS = {m.name: m for m in (Precision, Recall, NDCG, MAP, MRR, HitRate)}
 _BATCH = 512
 #: Users scored per repeat at most: enough for a stable mean, cheap for many repeats.
 MAX_USERS = 2000
-#: Scores of a batch of user indices for every item, given permuted item rows per group.
-Scorer = Callable[[np.ndarray], np.ndarray]
 IMPORTANCE_COLUMNS = ["group", "mean_drop", "ci_low", "ci_high"]
-
-
-@dataclass(frozen=True)
-class _Permutable:
-    """A model seen as item feature groups, and its scorer once some groups are shuffled."""
-
-    groups: list[str]
-    scorer: Callable[[dict[str, np.ndarray]], Scorer]
 
 
 def permutation_importance(
@@ -71,7 +61,7 @@ def permutation_importance(
     """
     if n_repeats < 1:
         raise InputError(f"n_repeats must be at least 1; got {n_repeats}.")
-    permutable = _permutable(model, split.train)
+    permutable = model.permutable(split.train)
     groups = list(feature_groups) if feature_groups is not None else permutable.groups
     unknown = sorted(set(groups) - set(permutable.groups))
     if unknown or not groups:
@@ -137,92 +127,7 @@ def _evaluator(
     return evaluate
 
 
-# --------------------------------------------------------------------------- model families
-def _permutable(model: Recommender, train: Interactions) -> _Permutable:
-    if model.name == "content":
-        return _content(model)
-    if model.name == "fusion":
-        return _fusion(model)
-    if model.name == "two_tower" and "item_features_" in vars(model):
-        return _two_tower(model, train)
-    raise InputError(
-        f"The {model.name} model uses no item features, so there is nothing to shuffle; "
-        "permutation importance works for content, two_tower and fusion models."
-    )
-
-
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x, dtype=np.float64), where=norms > 0)
-
-
-def _content(model: Any) -> _Permutable:
-    """Item vector = unit(concat of weight x unit(block)): rebuild it with shuffled blocks."""
-    bounds, names = model.block_bounds_, [str(n) for n in model.block_names_]
-    vectors = np.asarray(model.item_vectors_, dtype=np.float64)
-    weights = model.config.modality_weights
-    blocks = {
-        m: weights[m] * _unit_rows(vectors[:, bounds[k] : bounds[k + 1]])
-        for k, m in enumerate(names)
-    }
-
-    def scorer(perms: dict[str, np.ndarray]) -> Scorer:
-        parts = [blocks[m][perms[m]] if m in perms else blocks[m] for m in names]
-        items = _unit_rows(np.hstack(parts))
-        profiles = lambda users: _unit_rows(np.asarray(model.weights_[users] @ items))  # noqa: E731
-        return lambda users: profiles(users) @ items.T
-
-    return _Permutable(names, scorer)
-
-
-def _fusion(model: Any) -> _Permutable:
-    """Shuffle a modality's block rows (and presence) and recompute the gated item vectors."""
-    state = model._state()
-    names = [str(n) for n in state["modalities"]]
-    groups = [n for n in names if f"block_{n}" in state]
-
-    def scorer(perms: dict[str, np.ndarray]) -> Scorer:
-        shuffled = dict(state)
-        present = state["present"].copy()
-        for m, perm in perms.items():
-            shuffled[f"block_{m}"] = state[f"block_{m}"][perm]
-            present[:, names.index(m)] = state["present"][perm, names.index(m)]
-        shuffled["present"] = present
-        items = model._derive(shuffled)["item_vectors"]
-        return lambda users: state["user_vectors"][users] @ items.T
-
-    return _Permutable(groups, scorer)
-
-
-def _two_tower(model: Any, train: Interactions) -> _Permutable:
-    """Shuffle column ranges of the item feature table; widths come from re-encoding."""
-    from recsys_core.features.encoders import ItemEncoderConfig, encode_items
-
-    state = model._state()
-    table = state["item_features"]
-    cfg = ItemEncoderConfig(text_dim=model.config.text_dim, random_state=model.config.random_state)
-    blocks = encode_items(train, cfg).blocks
-    names = sorted(blocks)
-    bounds = np.cumsum([0] + [blocks[m].shape[1] for m in names])
-    if bounds[-1] != table.shape[1]:  # encoded differently: shuffle the table as a whole
-        names, bounds = ["item features"], np.array([0, table.shape[1]])
-
-    def scorer(perms: dict[str, np.ndarray]) -> Scorer:
-        feats = table.copy()
-        for m, perm in perms.items():
-            lo, hi = bounds[names.index(m)], bounds[names.index(m) + 1]
-            feats[:, lo:hi] = table[perm, lo:hi]
-        items = model._derive({**state, "item_features": feats})["item_vectors"]
-        return lambda users: state["user_vectors"][users] @ items.T
-
-    return _Permutable(names, scorer)
-
-
 # --------------------------------------------------------------------------- embedding map
-#: Learned item vectors by attribute, in the order tried.
-VECTOR_ATTRIBUTES = ("item_factors_", "item_vectors_")
-
-
 def item_embedding_map(
     model: Recommender, train: Interactions, color_by: str | None = None
 ) -> pd.DataFrame:
@@ -244,10 +149,7 @@ def item_embedding_map(
     """
     from sklearn.decomposition import PCA
 
-    found = next((a for a in VECTOR_ATTRIBUTES if a in vars(model)), None)
-    if found is None:
-        raise InputError(f"The {model.name} model has no item vectors to draw a map of.")
-    vectors = np.asarray(getattr(model, found), dtype=np.float64)
+    vectors = np.asarray(model.item_vectors(), dtype=np.float64)
     ids = np.asarray(model.train_.item_ids).astype(str)
     xy = np.zeros((len(vectors), 2))
     if len(vectors) >= 2 and vectors.shape[1] >= 1:

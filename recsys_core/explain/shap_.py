@@ -9,15 +9,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from recsys_core.errors import InputError
-from recsys_core.explain.types import Explanation, contribution_frame
+from recsys_core.explain.types import Explanation
+from recsys_core.models._ranker_reasons import shap_frame
+from recsys_core.models.base import Recommender
 
 
 def shap_values(booster: Any, features: pd.DataFrame) -> pd.DataFrame:
     """Per-row SHAP values of a LightGBM booster (TreeExplainer: exact for trees)."""
-    import shap
-
-    values = shap.TreeExplainer(booster).shap_values(features)
-    return pd.DataFrame(np.asarray(values), columns=features.columns, index=features.index)
+    return shap_frame(booster, features)
 
 
 def shap_importance(
@@ -40,7 +39,7 @@ def shap_importance(
     if len(rows) > max_rows:
         pick = np.random.default_rng(random_state).choice(len(rows), max_rows, replace=False)
         rows = rows.iloc[np.sort(pick)]
-    values = shap_values(_booster(ranker), rows)
+    values = _shap(ranker, rows)
     mean_abs = values.abs().mean(axis=0).to_numpy()
     frame = pd.DataFrame({"feature": list(values.columns), "mean_abs_shap": mean_abs})
     return frame.sort_values("mean_abs_shap", ascending=False, ignore_index=True), values
@@ -138,12 +137,12 @@ def dependence_figure(values: pd.DataFrame, features: pd.DataFrame, name: str) -
     return fig
 
 
-def ranker_reasons(ranker: Any, user: int, item: int, n: int = 5) -> Explanation:
+def ranker_reasons(ranker: Recommender, user: int, item: int, n: int = 5) -> Explanation:
     """The ``n`` strongest signed SHAP features behind the ranker's score of one pair.
 
     Raises:
         InputError: when the item is not among the user's candidates (its score is a
-            fallback the ranker did not compute).
+            fallback the ranker did not compute), or the model ranks no candidates.
     """
     (expl,) = ranker_reasons_many(ranker, np.array([user]), np.array([item]), n)
     if expl is None:
@@ -155,48 +154,24 @@ def ranker_reasons(ranker: Any, user: int, item: int, n: int = 5) -> Explanation
 
 
 def ranker_reasons_many(
-    ranker: Any, users: np.ndarray, items: np.ndarray, n: int = 5
+    ranker: Recommender, users: np.ndarray, items: np.ndarray, n: int = 5
 ) -> list[Explanation | None]:
-    """:func:`ranker_reasons` for many pairs: one candidate build and one SHAP call.
-
-    Building a user's candidate features costs far more than explaining one row, so a run
-    storing reasons for thousands of rows does it once for all their users.
+    """:func:`ranker_reasons` for many pairs (one candidate build, one SHAP call).
 
     Returns:
         One explanation per pair, None where the item is not among the user's candidates.
     """
-    users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
-    out: list[Explanation | None] = [None] * len(users)
-    if not len(users):
-        return out
-    cand, feats = ranker.candidate_features(np.unique(users))
-    n_items = int(ranker.n_items)
-    codes = cand.users.astype(np.int64) * n_items + cand.items  # sorted by (user, item)
-    wanted = users * n_items + items
-    pos = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
-    found = np.flatnonzero(codes[pos] == wanted) if len(codes) else np.zeros(0, dtype=np.int64)
-    if not len(found):
-        return out
-    rows = feats.iloc[pos[found]]
-    values = shap_values(_booster(ranker), rows).to_numpy()
-    scores = np.asarray(ranker.booster().predict(rows), dtype=np.float64)
-    names = [str(c) for c in feats.columns]
-    for j, at in enumerate(found):  # a loop over the explained rows, each one sentence
-        top = contribution_frame(names, values[j]).head(n).reset_index(drop=True)
-        parts = ", ".join(f"*{r.name}* ({r.value:+.3f})" for r in top.itertuples())
-        out[at] = Explanation(
-            user_id=str(ranker.train_.user_ids[users[at]]),
-            item_id=str(ranker.train_.item_ids[items[at]]),
-            score=float(scores[j]),
-            kind="features",
-            contributions=top,
-            residual=float(scores[j]) - float(top["value"].sum()),
-            sentence=f"Ranked by its features: {parts}.",
-        )
-    return out
+    if not ranker.capabilities.shap_features:
+        raise InputError(f"The {ranker.name} model has no candidate features to explain.")
+    names = np.asarray(ranker.train_.item_ids).astype(str)
+    found = ranker.explain_many(np.asarray(users), np.asarray(items), names, n)
+    return [e if e.kind == "features" else None for e in found]
 
 
-def _booster(ranker: Any) -> Any:
-    if hasattr(ranker, "booster") and callable(ranker.booster):
-        return ranker.booster()
-    return getattr(ranker, "booster_", ranker)
+def _shap(ranker: Any, rows: pd.DataFrame) -> pd.DataFrame:
+    """SHAP values of rows: through the model's contract, or of a bare LightGBM model."""
+    if isinstance(ranker, Recommender):
+        return ranker.feature_contributions(rows)
+    import lightgbm as lgb
+
+    return shap_values(ranker.booster_ if isinstance(ranker, lgb.LGBMModel) else ranker, rows)

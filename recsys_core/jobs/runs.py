@@ -23,7 +23,7 @@ from recsys_core.evaluation.significance import bootstrap_ci
 from recsys_core.jobs.datasets import load_interactions, resolve
 from recsys_core.jobs.segments import segment_report
 from recsys_core.models.base import Recommender
-from recsys_core.models.registry import make_model
+from recsys_core.models.registry import load_model_file, make_model
 from recsys_core.splitting import Split, split
 from recsys_core.splitting.configs import RandomHoldout, SplitConfig
 
@@ -235,12 +235,12 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
 
 
 def _model_report(model: Recommender, parts: Split, spec: RunSpec) -> dict[str, Any]:
-    """What the model family itself can tell: cold-item ability, fusion gates and ablation,
-    and for a two-stage ranker its candidate models' own metrics on the same split."""
-    out: dict[str, Any] = {"supports_cold_items": bool(model.supports_cold_items)}
-    generators = getattr(model, "generators", None)
-    if callable(generators):
-        fitted = {g.name: g for g in generators()}
+    """What the model family itself can tell (its ``report``: cold-item ability, encoders,
+    fusion gates and ablation), and for a model that reorders candidates, the candidate
+    models' own metrics on the same split."""
+    out = model.report(parts)
+    fitted = model.candidate_models()
+    if fitted:
         result = evaluate(fitted, parts, spec.ks, relevance_threshold=spec.relevance_threshold)
         summary = result.summary.reset_index()
         label_col = summary.columns[0]
@@ -250,17 +250,6 @@ def _model_report(model: Recommender, parts: Split, spec: RunSpec) -> dict[str, 
                 summary.groupby("model") if "model" in summary else [(next(iter(fitted)), summary)]
             )
         }
-    gates = getattr(model, "modality_weights", None)
-    if callable(gates):
-        out["modality_weights"] = gates()
-        out["ablation"] = model.ablation(parts, k=10).to_dict(orient="records")  # type: ignore[attr-defined]
-    encoders = getattr(model, "encoders", None)
-    if isinstance(encoders, dict):
-        out["encoders"] = encoders
-    if model.supports_cold_items and parts.train.item_features is not None:
-        from recsys_core.features import coverage_warnings
-
-        out["warnings"] = coverage_warnings(parts.train)
     return out
 
 
@@ -415,7 +404,7 @@ def load_model(run: Run, store: Store | None = None) -> Recommender:
         raise InputError(f"The model file of run {run.id} is missing: {path}.")
     if sha256(path) != run.artifact_sha256:
         raise InputError(f"The model file of run {run.id} does not match its checksum; not loaded.")
-    return Recommender.load(path)
+    return load_model_file(path)
 
 
 def get_run(store: Store, run_id: int) -> Run:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -16,13 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError, RecsysError
+from recsys_core.features import coverage_warnings
+from recsys_core.models._persist import read_model, restore, write_model
+from recsys_core.models._reasons import history_many, history_one, none_many
 from recsys_core.models._topk import topk_rows
+from recsys_core.models.explanation import Explanation, PairParts, Permutable
 from recsys_core.progress import Progress
-
-#: Bumped when the layout of saved files changes, so old files fail with a clear message.
-FORMAT_VERSION = 1
-_META_KEY = "__meta__"
-_TRAIN_PREFIX = "train__"
+from recsys_core.splitting.splits import Split
 
 
 class NotFittedError(RecsysError, RuntimeError):
@@ -40,6 +40,34 @@ class RecommenderConfig(BaseModel):
     random_state: int = Field(
         42, ge=0, description="Seed for every random choice, so a refit gives the same model."
     )
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model offers beyond scores, read in one place (:attr:`Recommender.capabilities`).
+
+    Families declare these as class flags (an instance may refine one from its config, see
+    ``InstanceFlag``); callers above the models ask here instead of probing attributes.
+
+    Attributes:
+        history_reasons: reasons name history items (:meth:`Recommender.explain_parts`).
+        feature_reasons: item attributes shared with the history (:meth:`explain_features`).
+        item_vectors: learned item vectors to draw a map of (:meth:`item_vectors`).
+        feature_groups: item feature groups permutation importance can shuffle
+            (:meth:`permutable`).
+        shap_features: a feature table per candidate row, explained by SHAP
+            (:meth:`feature_rows`).
+        candidate_models: models whose lists it reorders (:meth:`candidate_models`).
+        cold_items: ranks items without training interactions.
+    """
+
+    history_reasons: bool
+    feature_reasons: bool
+    item_vectors: bool
+    feature_groups: bool
+    shap_features: bool
+    candidate_models: bool
+    cold_items: bool
 
 
 class Recommender(ABC):
@@ -62,6 +90,23 @@ class Recommender(ABC):
     predicts_ratings: ClassVar[bool] = False
     #: False for models whose ranking is the same for every user (popularity, random, biases).
     personalized: ClassVar[bool] = True
+    explains_features: ClassVar[bool] = False
+    has_item_vectors: ClassVar[bool] = False
+    shuffles_features: ClassVar[bool] = False
+    ranks_candidates: ClassVar[bool] = False
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Everything this model offers beyond scores (the one place callers read it)."""
+        return Capabilities(
+            history_reasons=bool(self.explains),
+            feature_reasons=bool(self.explains_features),
+            item_vectors=bool(self.has_item_vectors),
+            feature_groups=bool(self.shuffles_features),
+            shap_features=bool(self.ranks_candidates),
+            candidate_models=bool(self.ranks_candidates),
+            cold_items=bool(self.supports_cold_items),
+        )
 
     def __init__(self, config: RecommenderConfig | None = None, **params: Any) -> None:
         base = {} if config is None else config.model_dump()
@@ -131,12 +176,120 @@ class Recommender(ABC):
     def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
         """Dense scores for checked user indices; must return a fresh (writable) array."""
 
+    # ------------------------------------------------------------------ explaining
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Scores of the pairs ``(users[p], items[p])`` as float64.
+
+        This default takes them from full rows, a block of users at a time; families whose
+        score of one pair is cheap (dot products) compute it per pair, so a pair scores the
+        same in a batch of one as in a batch of thousands.
+        """
+        u = check_indices(users, self.n_users, "user")
+        i = check_indices(items, self.n_items, "item")
+        uniq, inverse = np.unique(u, return_inverse=True)
+        out = np.empty(len(u), dtype=np.float64)
+        order = np.argsort(inverse, kind="stable")
+        cuts = np.searchsorted(inverse[order], np.arange(0, len(uniq) + 1024, 1024))
+        for block, (lo, hi) in enumerate(pairwise(cuts)):
+            rows = self.score(uniq[block * 1024 : (block + 1) * 1024])
+            at = order[lo:hi]
+            out[at] = rows[inverse[at] - block * 1024, i[at]]
+        return out
+
+    def explain_many(
+        self, users: np.ndarray, items: np.ndarray, names: np.ndarray, n: int = 5
+    ) -> list[Explanation]:
+        """Why each pair ``(users[p], items[p])`` (indices) scores as it does.
+
+        Families compute every pair's parts in one vectorised pass; the contributions of
+        each explanation plus its residual equal its score exactly.
+
+        Args:
+            users: user indices.
+            items: item indices, one per user index.
+            names: display name of every catalogue item (see ``catalogue_names``).
+            n: at most this many names in a sentence.
+        """
+        pairs = self._pairs(users, items)
+        scores = self.score_pairs(*pairs)
+        if not self.explains:
+            return none_many(self, pairs, scores)
+        parts = self.history_parts_many(*pairs)
+        phrases = self.feature_phrases(*pairs, min(n, 3)) if self.explains_features else None
+        return history_many(self, pairs, scores, parts, names, n, phrases)
+
+    def explain_one(self, user: int, item: int, names: np.ndarray, n: int = 5) -> Explanation:
+        """The scalar reference of :meth:`explain_many`: one pair, through the per-pair parts."""
+        u, i = (int(x[0]) for x in self._pairs(np.array([user]), np.array([item])))
+        score = float(self.score_pairs(np.array([u]), np.array([i]))[0])
+        if not self.explains:
+            return none_many(self, (np.array([u]), np.array([i])), np.array([score]))[0]
+        return history_one(self, u, i, score, names, n)
+
+    def _pairs(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        u = check_indices(users, self._train().n_users, "user")
+        i = check_indices(items, self.n_items, "item")
+        if len(u) != len(i):
+            raise InputError(f"Pairs need one item per user; got {len(u)} and {len(i)}.")
+        return u, i
+
     def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
         """History item indices and their additive contributions to ``score(user, item)``.
 
         Only models with ``explains = True`` implement it; the contributions sum to the score.
         """
         raise InputError(f"Model {self.name!r} cannot explain its recommendations.")
+
+    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
+        """:meth:`explain_parts` of every pair at once (history families, vectorised)."""
+        raise InputError(f"Model {self.name!r} cannot explain its recommendations.")
+
+    def explain_features(self, user: int, item: int, n: int = 5) -> list[tuple[str, float]]:
+        """The item attributes adding most to the score (``explains_features`` families)."""
+        return []
+
+    def feature_phrases(self, users: np.ndarray, items: np.ndarray, n: int) -> list[str]:
+        """Per pair, :meth:`explain_features` names joined for a sentence, vectorised."""
+        return [""] * len(users)
+
+    # ------------------------------------------------------------------ capabilities
+    def item_vectors(self) -> np.ndarray:
+        """Learned item vectors ``[n_items, d]`` (``has_item_vectors`` families)."""
+        raise InputError(f"The {self.name} model has no item vectors to draw a map of.")
+
+    def permutable(self, train: Interactions) -> Permutable:
+        """Item feature groups and a scorer with some of them shuffled (``shuffles_features``)."""
+        raise InputError(
+            f"The {self.name} model uses no item features, so there is nothing to shuffle; "
+            "permutation importance works for content, two_tower and fusion models."
+        )
+
+    def feature_rows(self, users: np.ndarray) -> pd.DataFrame:
+        """Candidate feature rows of user indices (``ranks_candidates`` families)."""
+        raise InputError(f"The {self.name} model has no candidate features to explain.")
+
+    def feature_contributions(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Per row of :meth:`feature_rows`, each feature's signed part of the score (SHAP)."""
+        raise InputError(f"The {self.name} model has no candidate features to explain.")
+
+    def candidate_models(self) -> dict[str, Recommender]:
+        """Fitted models whose lists this one reorders, by label (``ranks_candidates``)."""
+        return {}
+
+    def report(self, split: Split) -> dict[str, Any]:
+        """What the family itself can tell about a fit, stored with a run's summary.
+
+        Every model says whether it ranks cold items (with the item table's coverage
+        warnings when it does); families add their own (encoders, gates and ablation).
+        """
+        out: dict[str, Any] = {"supports_cold_items": bool(self.supports_cold_items)}
+        out.update(self._report(split))
+        if self.supports_cold_items and split.train.item_features is not None:
+            out["warnings"] = coverage_warnings(split.train)
+        return out
+
+    def _report(self, split: Split) -> dict[str, Any]:
+        return {}
 
     def topk(
         self, users: np.ndarray, k: int, *, exclude_seen: bool = True, batch_size: int = 2048
@@ -212,40 +365,19 @@ class Recommender(ABC):
         Everything is stored as plain arrays (``allow_pickle=False`` on load) because pickle
         would run code from the file even when the store's checksum matches.
         """
-        train = self._train()
-        arrays, kinds = _state_arrays(self)
-        arrays.update(_train_arrays(train))
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "model": self.name,
-            "config": self.config.model_dump(mode="json"),
-            "feedback": train.feedback,
-            "state": kinds,
-        }
-        arrays[_META_KEY] = np.array(json.dumps(meta))
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, path)  # readers never see a half-written file
+        write_model(self, self._train(), path)
 
     @classmethod
     def load(cls, path: Path) -> Recommender:
-        """Read a file written by :meth:`save`; ``Recommender.load`` picks the right class."""
-        from recsys_core.models.registry import REGISTRY
+        """Read a file written by :meth:`save` into this class.
 
-        with np.load(Path(path), allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-        meta = json.loads(str(arrays.pop(_META_KEY)))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise InputError(f"{path} was saved in an unsupported format: {meta!r:.80}.")
-        model_cls = REGISTRY.get(meta["model"]) if cls is Recommender else cls
-        if model_cls is None or model_cls.name != meta["model"]:
+        A file of unknown family is read with ``registry.load_model_file``, which picks the
+        class by the name stored in the file.
+        """
+        meta, arrays = read_model(path)
+        if cls is Recommender or cls.name != meta["model"]:
             raise InputError(f"{path} holds a {meta['model']!r} model, not {cls.name!r}.")
-        model = model_cls(model_cls.config_class.model_validate(meta["config"]))
-        model.train_ = _train_from_arrays(arrays, meta["feedback"])
-        _restore_state(model, arrays, meta["state"])
-        return model
+        return restore(cls(cls.config_class.model_validate(meta["config"])), meta, arrays)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -278,69 +410,3 @@ def order_contributions(items: np.ndarray, contrib: np.ndarray) -> tuple[np.ndar
     items, contrib = items[keep], contrib[keep]
     order = np.lexsort((items, -np.abs(contrib)))
     return items[order].astype(np.int64), contrib[order].astype(np.float64)
-
-
-def _state_arrays(model: Recommender) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Learned attributes as plain arrays, with the kind needed to rebuild each one."""
-    arrays: dict[str, np.ndarray] = {}
-    kinds: dict[str, str] = {}
-    for key, value in vars(model).items():
-        if not key.endswith("_") or key.startswith("_") or key == "train_":
-            continue
-        if isinstance(value, np.generic):
-            value = value.item()
-        if sp.issparse(value):
-            m = sp.csr_matrix(value)
-            kinds[key] = "csr"
-            arrays[f"{key}.data"], arrays[f"{key}.indices"] = m.data, m.indices
-            arrays[f"{key}.indptr"], arrays[f"{key}.shape"] = m.indptr, np.array(m.shape)
-        elif isinstance(value, np.ndarray) and value.dtype != object:
-            kinds[key], arrays[key] = "ndarray", value
-        elif isinstance(value, bool | int | float):
-            kinds[key], arrays[key] = type(value).__name__, np.asarray(value)
-        else:
-            # Failing here beats a loaded model that silently lacks part of its state.
-            raise RecsysError(f"{model.name}: cannot save learned attribute {key} ({type(value)}).")
-    return arrays, kinds
-
-
-def _restore_state(
-    model: Recommender, arrays: dict[str, np.ndarray], kinds: dict[str, str]
-) -> None:
-    casts = {"bool": bool, "int": int, "float": float}
-    for key, kind in kinds.items():
-        if kind == "csr":
-            parts = (arrays[f"{key}.data"], arrays[f"{key}.indices"], arrays[f"{key}.indptr"])
-            value: Any = sp.csr_matrix(parts, shape=tuple(arrays[f"{key}.shape"]))
-        elif kind == "ndarray":
-            value = arrays[key]
-        else:
-            value = casts[kind](arrays[key].item())
-        setattr(model, key, value)
-
-
-def _train_arrays(train: Interactions) -> dict[str, np.ndarray]:
-    m = train.matrix
-    p = _TRAIN_PREFIX
-    return {
-        f"{p}data": m.data,
-        f"{p}indices": m.indices,
-        f"{p}indptr": m.indptr,
-        f"{p}user_ids": np.asarray(train.user_ids, dtype=str),
-        f"{p}item_ids": np.asarray(train.item_ids, dtype=str),
-    }
-
-
-def _train_from_arrays(arrays: dict[str, np.ndarray], feedback: Any) -> Interactions:
-    """Rebuild the training space from its matrix: enough for scoring and seen-item masks."""
-    p = _TRAIN_PREFIX
-    indptr = arrays[f"{p}indptr"]
-    users = np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr))
-    return Interactions(
-        users=users,
-        items=arrays[f"{p}indices"].astype(np.int32),
-        values=arrays[f"{p}data"].astype(np.float32),
-        user_ids=arrays[f"{p}user_ids"].astype(object),
-        item_ids=arrays[f"{p}item_ids"].astype(object),
-        feedback=feedback,
-    )

@@ -8,7 +8,9 @@ import numpy as np
 from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
+from recsys_core.models._reasons import pair_ids
 from recsys_core.models.base import Recommender, RecommenderConfig, check_indices
+from recsys_core.models.explanation import Explanation, record
 from recsys_core.progress import Progress, report
 
 
@@ -74,13 +76,71 @@ class BiasBaseline(Recommender):
         b_i = self.item_bias_ if items is None else self.item_bias_[items]
         return self.global_mean_ + self.user_bias_[users, None] + b_i[None, :]
 
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self.predict(users, items)
+
+    def explain_many(
+        self, users: np.ndarray, items: np.ndarray, names: np.ndarray, n: int = 5
+    ) -> list[Explanation]:
+        """Mean, user habit and item standing per pair: they add up to the score."""
+        u, i = self._pairs(users, items)
+        terms = np.column_stack(
+            [np.full(len(u), float(self.global_mean_)), self.user_bias_[u], self.item_bias_[i]]
+        ).astype(np.float64)
+        labels = np.array(_TERMS, dtype=str)
+        order = np.lexsort((np.broadcast_to(labels, terms.shape), -np.abs(terms)), axis=1)
+        values = np.take_along_axis(terms, order, axis=1)
+        scores = self.score_pairs(u, i)
+        residual = scores - values.sum(axis=1)
+        uids, iids = pair_ids(self, u, i)
+        return [
+            Explanation(
+                uids[p],
+                iids[p],
+                float(scores[p]),
+                "components",
+                tuple(labels[order[p]].tolist()),
+                values[p],
+                float(residual[p]),
+                bias_sentence(terms[p, 2], terms[p, 0]),
+            )
+            for p in range(len(u))  # one sentence per pair
+        ]
+
+    def explain_one(self, user: int, item: int, names: np.ndarray, n: int = 5) -> Explanation:
+        """The scalar reference, from :meth:`score_parts`."""
+        parts = self.score_parts(user, item)
+        ids = pair_ids(self, np.array([user]), np.array([item]))
+        score = float(self.score_pairs(np.array([user]), np.array([item]))[0])
+        sentence = bias_sentence(parts[_TERMS[2]], parts[_TERMS[0]])
+        values = np.array(list(parts.values()))
+        return record((ids[0][0], ids[1][0]), score, "components", (list(parts), values), sentence)
+
     def score_parts(self, user: int, item: int) -> dict[str, float]:
         """The three terms of the prediction; they add up to ``score(user, item)``."""
-        return {
-            "average rating": float(self.global_mean_),
-            "your rating habit": float(self.user_bias_[user]),
-            "this item's standing": float(self.item_bias_[item]),
-        }
+        return dict(
+            zip(
+                _TERMS,
+                (
+                    float(self.global_mean_),
+                    float(self.user_bias_[user]),
+                    float(self.item_bias_[item]),
+                ),
+                strict=True,
+            )
+        )
+
+
+_TERMS = ("average rating", "your rating habit", "this item's standing")
+
+
+def bias_sentence(standing: float, mean: float) -> str:
+    """The rating baseline in words: how far the item stands from the average."""
+    side = "above" if standing >= 0 else "below"
+    return (
+        f"Rated {abs(standing):.2f} {side} the average of {mean:.2f} by "
+        "the people who rated it, after allowing for how generously each of them rates."
+    )
 
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:

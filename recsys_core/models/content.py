@@ -14,7 +14,9 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.features.encoders import MODALITIES, ItemEncoderConfig, encode_items
 from recsys_core.features.text import TextEncoderChoice
+from recsys_core.models._content_reasons import content_permutable, feature_phrases
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
+from recsys_core.models.explanation import PairParts, Permutable
 from recsys_core.progress import Progress, report
 
 Weighting = Literal["auto", "centered", "values", "binary"]
@@ -121,6 +123,9 @@ class ContentBased(Recommender):
     config_class: ClassVar[type[RecommenderConfig]] = ContentConfig
     supports_cold_items: ClassVar[bool] = True
     explains: ClassVar[bool] = True
+    explains_features: ClassVar[bool] = True
+    has_item_vectors: ClassVar[bool] = True
+    shuffles_features: ClassVar[bool] = True
 
     config: ContentConfig
 
@@ -183,6 +188,37 @@ class ContentBased(Recommender):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         contrib = row.data * (hist @ self.item_vectors_[int(item)].astype(np.float64)) / norm
         return order_contributions(row.indices, contrib)
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Cosine of each pair's profile and item vector (float64), the same in any batch."""
+        u, i = self._pairs(users, items)
+        return (self.profiles(u) * self.item_vectors_[i].astype(np.float64)).sum(axis=1)
+
+    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
+        """:meth:`explain_parts` of every pair: one sparse product for the profile norms."""
+        uniq, inverse = np.unique(users, return_inverse=True)
+        vectors = self.item_vectors_.astype(np.float64)
+        raw = sp.csr_matrix(self.weights_[uniq], dtype=np.float64) @ vectors
+        norms = np.linalg.norm(raw, axis=1)[inverse]
+        rows = self.weights_[users]
+        pair = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
+        dots = (vectors[rows.indices] * vectors[items[pair]]).sum(axis=1)
+        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)[pair]
+        return PairParts.build(pair, rows.indices, rows.data * dots * scale, len(users))
+
+    def feature_phrases(self, users: np.ndarray, items: np.ndarray, n: int) -> list[str]:
+        """:meth:`explain_features` of every pair, names joined: see :mod:`._content_reasons`."""
+        return feature_phrases(self, users, items, n)
+
+    def item_vectors(self) -> np.ndarray:
+        return self.item_vectors_
+
+    def permutable(self, train: Interactions) -> Permutable:
+        """Item vector = unit(concat of weight x unit(block)): rebuilt with shuffled blocks."""
+        return content_permutable(self)
+
+    def _report(self, split: Any) -> dict[str, Any]:
+        return {"encoders": self.encoders}
 
     def modality_shares(self, user: int, item: int) -> dict[str, float]:
         """The score split by modality (text, categorical, ...); the shares add up to it."""

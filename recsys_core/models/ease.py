@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
+from recsys_core.models.explanation import PairParts
 from recsys_core.models.knn import user_rows
 from recsys_core.progress import Progress, report
 
@@ -125,6 +126,13 @@ class EASE(Recommender):
         row = user_rows(self.train_, np.array([user]), self.config.binarize)
         contrib = row.data.astype(np.float64) * self.weights_[row.indices, item]
         return order_contributions(row.indices, contrib)
+
+    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
+        """:meth:`explain_parts` of every pair in one gather over the weight matrix."""
+        rows = user_rows(self.train_, users, self.config.binarize)
+        pair = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
+        contrib = rows.data.astype(np.float64) * self.weights_[rows.indices, items[pair]]
+        return PairParts.build(pair, rows.indices, contrib, len(users))
 
 
 def _spd_inverse(gram: np.ndarray) -> np.ndarray:

@@ -20,7 +20,10 @@ from recsys_core.models._blend import (
     normalise_scores,
     shift_scale,
 )
+from recsys_core.models._hybrid_reasons import NO_SHARE, explain_components, hybrid_history_parts
+from recsys_core.models._lookup import make_model
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
+from recsys_core.models.explanation import Explanation, PairParts, record
 from recsys_core.progress import Progress, report
 
 #: Saved component state lives on the hybrid as ``c<index>__<attribute>`` (see ``_mirror``).
@@ -134,8 +137,6 @@ class HybridConfig(RecommenderConfig):
 
 def build_component(config: HybridConfig, index: int) -> Recommender:
     """An unfitted component; it inherits the hybrid's seed unless its params set one."""
-    from recsys_core.models.registry import make_model  # the registry imports this module
-
     comp = config.components[index]
     return make_model(comp.model, {"random_state": config.random_state, **comp.params})
 
@@ -337,12 +338,7 @@ class Hybrid(Recommender):
             InputError: when a component that shapes the score cannot explain, or for rank
                 normalisation, which is not additive.
         """
-        if not self.explains:
-            raise InputError(
-                f"This hybrid cannot explain its recommendations: every component must explain "
-                f"and normalisation must be minmax or zscore (it is "
-                f"{self.config.normalisation!r})."
-            )
+        self._check_explains()
         hist, parts = [], []
         for comp, w, (_, scale) in self._explained_terms(user, item):
             h, p = comp.explain_parts(user, item)
@@ -351,6 +347,47 @@ class Hybrid(Recommender):
         items = np.concatenate(hist)
         uniq, pos = np.unique(items, return_inverse=True)
         return order_contributions(uniq, np.bincount(pos, weights=np.concatenate(parts)))
+
+    def _check_explains(self) -> None:
+        if not self.explains:
+            raise InputError(
+                f"This hybrid cannot explain its recommendations: every component must explain "
+                f"and normalisation must be minmax or zscore (it is "
+                f"{self.config.normalisation!r})."
+            )
+
+    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
+        """:meth:`explain_parts` of every pair: each component's parts, batched."""
+        self._check_explains()
+        return hybrid_history_parts(self, users, items)
+
+    def explain_many(
+        self, users: np.ndarray, items: np.ndarray, names: np.ndarray, n: int = 5
+    ) -> list[Explanation]:
+        """History reasons when every component has them, else each component's share."""
+        if self.explains:
+            return super().explain_many(users, items, names, n)
+        pairs = self._pairs(users, items)
+        return explain_components(self, pairs, self.score_pairs(*pairs), names, n)
+
+    def explain_one(self, user: int, item: int, names: np.ndarray, n: int = 5) -> Explanation:
+        """The scalar reference: :meth:`component_parts` and the top component's own reason."""
+        if self.explains:
+            return super().explain_one(user, item, names, n)
+        ids = (str(self.train_.user_ids[user]), str(self.train_.item_ids[item]))
+        score = float(self.score_pairs(np.array([user]), np.array([item]))[0])
+        parts = self.component_parts(user, item)
+        expl = record(
+            ids, score, "components", ([p[0] for p in parts], np.array([p[2] for p in parts])), ""
+        )
+        total = float(np.abs(expl.values).sum())
+        if not len(expl.names) or total == 0:
+            return record(ids, score, "components", (expl.names, expl.values), NO_SHARE)
+        comp = next(c for label, c, _ in parts if label == expl.names[0])
+        inner = comp.explain_one(user, item, names, n).sentence
+        share = abs(float(expl.values[0])) / total
+        sentence = f"Mostly from its *{expl.names[0]}* part ({share:.0%} of the score): {inner}"
+        return record(ids, score, "components", (expl.names, expl.values), sentence)
 
     def component_parts(self, user: int, item: int) -> list[tuple[str, Recommender, float]]:
         """Each component's share of ``score(user, item)``: weight times normalised score.

@@ -12,8 +12,9 @@ from pydantic import Field
 from threadpoolctl import threadpool_limits
 
 from recsys_core.data.interactions import Interactions
-from recsys_core.models._latent import latent_history_parts
+from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
+from recsys_core.models.explanation import PairParts
 from recsys_core.models.knn import user_rows
 from recsys_core.progress import Progress, report
 
@@ -63,6 +64,8 @@ class BPRConfig(_FactorConfig):
 class _FactorModel(Recommender):
     """Scores are dot products of stored user and item factors (plain arrays, no pickle)."""
 
+    has_item_vectors: ClassVar[bool] = True
+
     config: _FactorConfig
 
     def _fit(self, train: Interactions, progress: Progress | None) -> None:
@@ -90,6 +93,15 @@ class _FactorModel(Recommender):
     def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
         item_factors = self.item_factors_ if items is None else self.item_factors_[items]
         return self.user_factors_[users] @ item_factors.T
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """One dot product per pair (float64), the same in any batch."""
+        u, i = self._pairs(users, items)
+        left = self.user_factors_[u].astype(np.float64)
+        return (left * self.item_factors_[i].astype(np.float64)).sum(axis=1)
+
+    def item_vectors(self) -> np.ndarray:
+        return self.item_factors_
 
 
 class ALS(_FactorModel):
@@ -137,6 +149,33 @@ class ALS(_FactorModel):
         contrib = confidence * (y[item] @ weighted)
         return order_contributions(row.indices, contrib)
 
+    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
+        """:meth:`explain_parts` of every pair, solving each distinct user's system once.
+
+        ``y_i^T W_u y_j = (W_u y_i)^T y_j`` (``W_u`` is symmetric), so one solve per user
+        with the pairs' items as right-hand sides gives every history item's part. With
+        unit confidence (binarised data, alpha 1) every user has the same system: one solve
+        serves all pairs.
+        """
+        rows = user_rows(self.train_, users, self.config.binarize)
+        pair = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
+        y = self.item_factors_.astype(np.float64)
+        confidence = self.config.alpha * rows.data.astype(np.float64)
+        base = y.T @ y
+        base[np.diag_indices_from(base)] += self.config.reg
+        solved = np.empty((len(users), y.shape[1]))  # W_u y_item per pair
+        uniform = np.bincount(pair, weights=confidence != 1.0, minlength=len(users)) == 0
+        if uniform.any():
+            solved[uniform] = np.linalg.solve(base, y[items[uniform]].T).T
+        for user in np.unique(users[~uniform]):  # a loop over distinct users, one solve each
+            at = np.flatnonzero((users == user) & ~uniform)
+            lo, hi = rows.indptr[at[0]], rows.indptr[at[0] + 1]
+            hist, c = y[rows.indices[lo:hi]], confidence[lo:hi]
+            system = base + (hist.T * (c - 1.0)) @ hist
+            solved[at] = np.linalg.solve(system, y[items[at]].T).T
+        contrib = confidence * np.einsum("nd,nd->n", solved[pair], y[rows.indices])
+        return PairParts.build(pair, rows.indices, contrib, len(users))
+
 
 class BPR(_FactorModel):
     """Bayesian personalised ranking; item factors carry a bias column (user side is 1)."""
@@ -170,3 +209,8 @@ class BPR(_FactorModel):
         return latent_history_parts(
             self.user_factors_[user, :-1], self.item_factors_[:, :-1], row.indices, item
         )
+
+    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
+        """:meth:`explain_parts` of every pair (one NNLS per distinct user)."""
+        vectors = (self.user_factors_[:, :-1], self.item_factors_[:, :-1])
+        return latent_parts_many(*vectors, self.train_.matrix, (users, items))

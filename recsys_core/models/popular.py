@@ -9,10 +9,16 @@ from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
+from recsys_core.models._reasons import constant_many, pair_ids
 from recsys_core.models.base import Recommender, RecommenderConfig
+from recsys_core.models.explanation import Explanation
 from recsys_core.progress import Progress, report
 
 _SECONDS_PER_DAY = 86_400.0
+CHANCE = (
+    "Drawn at random: the Random baseline uses nothing about you or the item, so this "
+    "pick shows what chance alone scores."
+)
 _GOLDEN = 0x9E3779B97F4A7C15
 
 
@@ -57,6 +63,19 @@ class MostPopular(Recommender):
         pop = self.popularity_ if items is None else self.popularity_[items]
         return np.tile(pop, (len(users), 1))
 
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        _, i = self._pairs(users, items)
+        return self.popularity_[i].astype(np.float64)
+
+    def explain_many(
+        self, users: np.ndarray, items: np.ndarray, names: np.ndarray, n: int = 5
+    ) -> list[Explanation]:
+        """The item's popularity percentile: the whole score is its one part."""
+        return popularity_reasons(self, self._pairs(users, items), self.popularity_)
+
+    def explain_one(self, user: int, item: int, names: np.ndarray, n: int = 5) -> Explanation:
+        return self.explain_many(np.array([user]), np.array([item]), names, n)[0]
+
 
 class RandomConfig(RecommenderConfig):
     """Only the seed: a random ranking has no other knob."""
@@ -76,6 +95,16 @@ class Random(Recommender):
     def _fit(self, train: Interactions, progress: Progress | None) -> None:
         report(progress, 1, 1, "nothing to learn")
 
+    def explain_many(
+        self, users: np.ndarray, items: np.ndarray, names: np.ndarray, n: int = 5
+    ) -> list[Explanation]:
+        """No reason is invented: the sentence says the pick is chance."""
+        pairs = self._pairs(users, items)
+        return constant_many(self, pairs, self.score_pairs(*pairs), CHANCE)
+
+    def explain_one(self, user: int, item: int, names: np.ndarray, n: int = 5) -> Explanation:
+        return self.explain_many(np.array([user]), np.array([item]), names, n)[0]
+
     def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
         cols = np.arange(self.n_items) if items is None else items
         seed = np.uint64((self.config.random_state * _GOLDEN) % 2**64)  # Python ints: no overflow
@@ -90,3 +119,31 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
+
+
+def popularity_reasons(
+    model: Recommender, pairs: tuple[np.ndarray, np.ndarray], popularity: np.ndarray
+) -> list[Explanation]:
+    """ "Popular with everyone: in the top x% of items", the score as its one part.
+
+    Also the reason a two-stage ranker gives for an item outside its candidates.
+    """
+    pop = np.asarray(popularity, dtype=np.float64)
+    ranked = np.sort(pop)
+    at_least = len(pop) - np.searchsorted(ranked, pop[pairs[1]], side="left")
+    percent = np.maximum(1, np.ceil(at_least / len(pop) * 100)).astype(int)
+    scores = model.score_pairs(*pairs)
+    uids, iids = pair_ids(model, *pairs)
+    return [
+        Explanation(
+            u,
+            i,
+            s,
+            "none",
+            ("popularity",),
+            np.array([s]),
+            0.0,
+            f"Popular with everyone: in the top {pc}% of items.",
+        )
+        for u, i, s, pc in zip(uids, iids, scores.tolist(), percent.tolist(), strict=True)
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,7 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError, RecsysError
 from recsys_core.features.engineered import FeatureContext, feature_context, features_from_context
+from recsys_core.models._lookup import make_model
+from recsys_core.models._ranker_reasons import NOT_CANDIDATE, candidate_reasons, shap_frame
 from recsys_core.models.base import Recommender, RecommenderConfig
+from recsys_core.models.explanation import Explanation
+from recsys_core.models.popular import popularity_reasons
 from recsys_core.progress import Progress, report
 from recsys_core.splitting.configs import RandomHoldout
 from recsys_core.splitting.splits import split
@@ -69,8 +73,6 @@ class TwoStageConfig(RecommenderConfig):
 
     @model_validator(mode="after")
     def _check_generators(self) -> TwoStageConfig:
-        from recsys_core.models.registry import make_model  # the registry imports this module
-
         if not self.generators:
             raise ValueError("give at least one candidate generator (e.g. 'item_knn')")
         for spec in self.generators:
@@ -141,6 +143,7 @@ class TwoStageRanker(Recommender):
 
     name: ClassVar[str] = "ranker"
     config_class: ClassVar[type[RecommenderConfig]] = TwoStageConfig
+    ranks_candidates: ClassVar[bool] = True
     config: TwoStageConfig
 
     def __init__(self, config: RecommenderConfig | None = None, **params: Any) -> None:
@@ -183,8 +186,6 @@ class TwoStageRanker(Recommender):
         report(progress, 4, 4, "ranker fitted")
 
     def _build_generators(self) -> list[Recommender]:
-        from recsys_core.models.registry import make_model
-
         return [
             make_model(s.model, {"random_state": self.config.random_state, **s.params})
             for s in self.config.generators
@@ -283,6 +284,37 @@ class TwoStageRanker(Recommender):
         if list(feats.columns) != [str(c) for c in self.feature_names_]:
             raise RecsysError("The ranker's features changed since it was trained; refit it.")
         return cand, feats
+
+    # ------------------------------------------------------------------ contract
+    def feature_rows(self, users: np.ndarray) -> pd.DataFrame:
+        """The candidate feature rows of user indices (what SHAP explains)."""
+        return self.candidate_features(users)[1]
+
+    def feature_contributions(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """SHAP value of every feature of every row (they add up to the ranker's score)."""
+        return shap_frame(self.booster(), rows)
+
+    def candidate_models(self) -> dict[str, Recommender]:
+        """The fitted generators by feature-name key (numbered when a name repeats)."""
+        gens = self.generators()
+        return dict(zip(generator_keys(gens), gens, strict=True))
+
+    def explain_many(
+        self, users: np.ndarray, items: np.ndarray, names: np.ndarray, n: int = 5
+    ) -> list[Explanation]:
+        """SHAP features for candidates; an item outside them is explained by popularity."""
+        u, i = self._pairs(users, items)
+        found = candidate_reasons(self, (u, i), n)
+        missing = np.array([p for p, e in enumerate(found) if e is None], dtype=np.int64)
+        if len(missing):
+            rest = popularity_reasons(self, (u[missing], i[missing]), self.popularity_)
+            for at, expl in zip(missing, rest, strict=True):
+                found[at] = replace(expl, sentence=NOT_CANDIDATE + expl.sentence)
+        return [e for e in found if e is not None]
+
+    def explain_one(self, user: int, item: int, names: np.ndarray, n: int = 5) -> Explanation:
+        """The same path for one pair: the SHAP values are computed per row either way."""
+        return self.explain_many(np.array([user]), np.array([item]), names, n)[0]
 
     def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
         uniq, inverse = np.unique(users, return_inverse=True)

@@ -1,12 +1,15 @@
-"""The hand-written model registry and a constructor that turns bad parameters into advice."""
+"""The hand-written model registry: every family by its stable key, and loading a model file.
+
+A new family adds its class here and nothing else outside its own module.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import ValidationError
+from pathlib import Path
 
 from recsys_core.errors import InputError
+from recsys_core.models._lookup import REGISTRY, make_model
+from recsys_core.models._persist import read_model, restore
 from recsys_core.models.base import Recommender
 from recsys_core.models.bias import BiasBaseline
 from recsys_core.models.content import ContentBased
@@ -18,54 +21,39 @@ from recsys_core.models.knn import ItemKNN, UserKNN
 from recsys_core.models.popular import MostPopular, Random
 from recsys_core.models.ranker import TwoStageRanker
 
-#: Every model the workbench offers, by its stable key (stored with runs; never rename one).
-REGISTRY: dict[str, type[Recommender]] = {
-    cls.name: cls
-    for cls in (
-        MostPopular,
-        Random,
-        ItemKNN,
-        UserKNN,
-        EASE,
-        ALS,
-        BPR,
-        BiasBaseline,
-        Hybrid,
-        ContentBased,
-        NeuMF,
-        TwoTower,
-        Fusion,
-        TwoStageRanker,
-    )
-}
+__all__ = ["REGISTRY", "load_model_file", "make_model"]
+
+REGISTRY.update(
+    {
+        cls.name: cls
+        for cls in (
+            MostPopular,
+            Random,
+            ItemKNN,
+            UserKNN,
+            EASE,
+            ALS,
+            BPR,
+            BiasBaseline,
+            Hybrid,
+            ContentBased,
+            NeuMF,
+            TwoTower,
+            Fusion,
+            TwoStageRanker,
+        )
+    }
+)
 
 
-def make_model(name: str, params: dict[str, Any] | None = None) -> Recommender:
-    """An unfitted model from its registry key and parameters (e.g. from a form or a JSON spec).
+def load_model_file(path: Path) -> Recommender:
+    """A model saved by :meth:`Recommender.save`, of the family named in the file.
 
     Raises:
-        InputError: naming the valid models for an unknown ``name``, the valid parameters for
-            an unknown one, and the violated bound or expected type for a bad value.
+        InputError: for a file of another format version or of an unknown family.
     """
-    cls = REGISTRY.get(name)
+    meta, arrays = read_model(path)
+    cls = REGISTRY.get(meta["model"])
     if cls is None:
-        raise InputError(f"Unknown model {name!r}; choose one of: {', '.join(REGISTRY)}.")
-    try:
-        return cls(**(params or {}))
-    except ValidationError as exc:
-        raise InputError(_describe(name, cls, exc)) from exc
-
-
-def _describe(name: str, cls: type[Recommender], exc: ValidationError) -> str:
-    """One readable line per problem, e.g. ``reg: Input should be greater than 0 (got -1)``."""
-    fields = cls.config_class.model_fields
-    lines = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            lines.append(
-                f"unknown parameter {field!r}; valid parameters: {', '.join(sorted(fields))}"
-            )
-        else:
-            lines.append(f"{field}: {err['msg']} (got {err.get('input')!r})")
-    return f"Bad parameters for model {name!r}: " + "; ".join(lines) + "."
+        raise InputError(f"{path} holds a {meta['model']!r} model, which is not registered.")
+    return restore(cls(cls.config_class.model_validate(meta["config"])), meta, arrays)

@@ -13,6 +13,7 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.models import Random, Recommender
 from recsys_core.models.content import ContentBased, ContentConfig
+from recsys_core.models.registry import load_model_file
 
 S = 1 / np.sqrt(2)
 
@@ -137,7 +138,7 @@ def test_bad_modality_weights_are_refused(bad):
 def test_save_load_keeps_explanations(tmp_path: Path):
     model = ContentBased().fit(_data())
     model.save(tmp_path / "content.npz")
-    loaded = Recommender.load(tmp_path / "content.npz")
+    loaded = load_model_file(tmp_path / "content.npz")
     assert isinstance(loaded, ContentBased)
     assert loaded.explain_features(0, 2) == model.explain_features(0, 2)
     assert loaded.encoders == model.encoders

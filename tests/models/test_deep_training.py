@@ -54,8 +54,8 @@ def test_loaded_model_recommends_without_importing_tensorflow(
     model = NeuMF(mlp_layers=[8], epochs=2, **TINY).fit(checkerboard)
     model.save(path)
     code = (
-        "import sys; from recsys_core.models import Recommender;"
-        f"m = Recommender.load({str(path)!r}); r = m.recommend(['u00', 'u13'], 3);"
+        "import sys; from recsys_core.models.registry import load_model_file;"
+        f"m = load_model_file({str(path)!r}); r = m.recommend(['u00', 'u13'], 3);"
         "print(r['item_id'].tolist(), 'tensorflow' in sys.modules)"
     )
     expected = model.recommend(["u00", "u13"], 3)[Columns.item].tolist()

@@ -14,6 +14,7 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.models import EASE, REGISTRY, ItemKNN, MostPopular, Recommender, make_model
 from recsys_core.models.hybrid import Hybrid, normalise_scores
+from recsys_core.models.registry import load_model_file
 from recsys_core.progress import Progress
 
 S2 = np.sqrt(2.0)
@@ -237,7 +238,7 @@ def test_save_load_of_from_fitted_and_nested_hybrids(
     )
     outer = Hybrid.from_fitted([inner, MostPopular().fit(with_cold)], [0.9, 0.1])
     outer.save(tmp_path / "h.npz")
-    loaded = Recommender.load(tmp_path / "h.npz")
+    loaded = load_model_file(tmp_path / "h.npz")
     assert isinstance(loaded, Hybrid) and loaded.config == outer.config
     users = np.arange(with_cold.n_users)
     np.testing.assert_array_equal(loaded.score(users), outer.score(users))

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from functools import cache
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
+from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.deep._base import DeepConfig, DeepRecommender
 from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
+from recsys_core.models.explanation import PairParts
 
 if TYPE_CHECKING:
     from recsys_core.features.encoders import ItemModalities
@@ -92,6 +94,7 @@ class TowerRecommender(DeepRecommender):
     """
 
     config: TowerConfig
+    has_item_vectors: ClassVar[bool] = True
     _given_items: ItemModalities | None = None
     _given_users: np.ndarray | None = None
 
@@ -259,13 +262,27 @@ class TowerRecommender(DeepRecommender):
         the explanation's residual (user features, or taste the history does not show).
         The two-tower model explains by them; fusion explains by modality and names them.
         """
-        from recsys_core.models._latent import latent_history_parts
-
         state = self._state()
         history = self._train().matrix[user].indices
         return latent_history_parts(
             state["user_vectors"][user], state["item_vectors"], history, item
         )
+
+    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
+        """:meth:`history_parts` of every pair (one NNLS per distinct user)."""
+        state = self._state()
+        vectors = (state["user_vectors"], state["item_vectors"])
+        return latent_parts_many(*vectors, self._train().matrix, (users, items))
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """One dot product per pair (float64), the same in any batch."""
+        u, i = self._pairs(users, items)
+        state = self._state()
+        left = state["user_vectors"][u].astype(np.float64)
+        return (left * state["item_vectors"][i].astype(np.float64)).sum(axis=1)
+
+    def item_vectors(self) -> np.ndarray:
+        return self._state()["item_vectors"]
 
 
 # ---------------------------------------------------------------------- Keras helpers

@@ -11,9 +11,14 @@ from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.evaluation.evaluate import relevant_matrix
 from recsys_core.models.base import RecommenderConfig
 from recsys_core.models.deep._fusion_parts import ID_MODALITY, fusion_layer, item_parts, mix
+from recsys_core.models.deep._fusion_reasons import (
+    explain_fusion,
+    fusion_permutable,
+    modality_contributions,
+    modality_sentence,
+)
 from recsys_core.models.deep._keras import State, layer_arrays, layer_seed
 from recsys_core.models.deep._towers import (
     TowerConfig,
@@ -21,7 +26,8 @@ from recsys_core.models.deep._towers import (
     frozen_table,
     maybe_normalize,
 )
-from recsys_core.models.deep._validation import Holdout
+from recsys_core.models.deep._validation import Holdout, relevant_unseen
+from recsys_core.models.explanation import Explanation, Permutable, join_names, record
 from recsys_core.splitting.splits import Split
 
 
@@ -59,6 +65,7 @@ class Fusion(TowerRecommender):
     name: ClassVar[str] = "fusion"
     config_class: ClassVar[type[RecommenderConfig]] = FusionConfig
     supports_cold_items: ClassVar[bool] = True
+    shuffles_features: ClassVar[bool] = True
 
     config: FusionConfig
 
@@ -161,13 +168,38 @@ class Fusion(TowerRecommender):
             raise InputError(
                 f"Unknown user {user!r} or item {item!r}: use ids from the training data."
             )
-        state = self._state()
-        parts, gates = item_parts(state, np.array([i]))
-        scale = 1.0
-        if self.config.normalize:
-            scale = 1.0 / max(float(np.linalg.norm(mix(parts, gates)[0])), 1e-6)
-        contrib = gates[0] * (parts[0] @ state["user_vectors"][u]) * scale
+        contrib = modality_contributions(self, np.array([u]), np.array([i]))[0]
         return {name: float(c) for name, c in zip(self.modality_names(), contrib, strict=True)}
+
+    # ------------------------------------------------------------------ contract
+    def explain_many(
+        self, users: np.ndarray, items: np.ndarray, names: np.ndarray, n: int = 5
+    ) -> list[Explanation]:
+        """Modality shares of each pair, and the history items it is closest to."""
+        pairs = self._pairs(users, items)
+        return explain_fusion(self, pairs, self.score_pairs(*pairs), names, n)
+
+    def explain_one(self, user: int, item: int, names: np.ndarray, n: int = 5) -> Explanation:
+        """The scalar reference: :meth:`modality_shares` and :meth:`history_parts` of one pair."""
+        train = self._train()
+        ids = (str(train.user_ids[user]), str(train.item_ids[item]))
+        score = float(self.score_pairs(np.array([user]), np.array([item]))[0])
+        expl = record(ids, score, "modalities", _unzip(self.modality_shares(*ids)), "")
+        sentence = modality_sentence(expl.names, expl.values)
+        hist, contrib = self.history_parts(user, item)
+        near = [str(x) for x in names[hist[contrib > 0][:n]]]
+        if near:
+            sentence += f" Close to {join_names(near)} in your history."
+        return record(ids, score, "modalities", (expl.names, expl.values), sentence)
+
+    def permutable(self, train: Interactions) -> Permutable:
+        return fusion_permutable(self)
+
+    def _report(self, split: Any) -> dict[str, Any]:
+        return {
+            "modality_weights": self.modality_weights(),
+            "ablation": self.ablation(split, k=10).to_dict(orient="records"),
+        }
 
     def ablation(self, data: Split | Interactions, k: int = 10) -> pd.DataFrame:
         """NDCG@k with each modality removed from the item vectors, next to all of them.
@@ -189,7 +221,7 @@ class Fusion(TowerRecommender):
         train = self._train()
         if (held.n_users, held.n_items) != (train.n_users, train.n_items):
             raise InputError("ablation needs held-out data over the model's users and items.")
-        truth = relevant_matrix(held, None, train)
+        truth = relevant_unseen(held, train)
         users = np.flatnonzero(np.diff(truth.indptr) > 0)
         if not len(users):
             raise InputError("The held-out data has no relevant item unseen in training.")
@@ -216,3 +248,7 @@ def _dot_scorer(users: np.ndarray, items: np.ndarray) -> Callable[[np.ndarray], 
 
 def _has_layer(model: Any, name: str) -> bool:
     return any(layer.name == name for layer in model.layers)
+
+
+def _unzip(shares: dict[str, float]) -> tuple[list[str], np.ndarray]:
+    return list(shares), np.array(list(shares.values()), dtype=np.float64)

@@ -8,9 +8,11 @@ import numpy as np
 from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
+from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.base import RecommenderConfig
 from recsys_core.models.deep._base import DeepConfig, DeepRecommender
 from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
+from recsys_core.models.explanation import PairParts
 
 #: Hidden activations materialised at once while scoring (user x item x width floats).
 PAIR_BUDGET = 4_000_000
@@ -188,9 +190,29 @@ class NeuMF(DeepRecommender):
         over the history like any factor model's. The MLP branch is not linear in anything
         a history item owns, so it stays, with the output bias, in the residual.
         """
-        from recsys_core.models._latent import latent_history_parts
-
         state, d = self._state(), self.config.embedding_size
         user_vector = state["gmf_user_0"][user] * state["predict_0"][:d, 0]
         history = self._train().matrix[user].indices
         return latent_history_parts(user_vector, state["gmf_item_0"], history, item)
+
+    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
+        """:meth:`explain_parts` of every pair (one NNLS per distinct user)."""
+        state, d = self._state(), self.config.embedding_size
+        user_vectors = state["gmf_user_0"] * state["predict_0"][:d, 0]
+        return latent_parts_many(
+            user_vectors, state["gmf_item_0"], self._train().matrix, (users, items)
+        )
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """The logit of each pair in float64, both branches per pair (the same in any batch)."""
+        u, i = self._pairs(users, items)
+        d = self.config.embedding_size
+        state = {k: v.astype(np.float64) for k, v in self._state().items()}
+        w = state["predict_0"][:, 0]
+        out = ((state["gmf_user_0"][u] * w[:d]) * state["gmf_item_0"][i]).sum(axis=1)
+        first, *rest = self._mlp_names()
+        kernel = state[f"{first}_0"]
+        hidden = state["mlp_user_0"][u] @ kernel[:d] + state["mlp_item_0"][i] @ kernel[d:]
+        hidden = np.maximum(hidden + state[f"{first}_1"], 0.0)
+        hidden = dense_stack(state, hidden, rest, last_linear=False)
+        return out + (hidden * w[d:]).sum(axis=1) + state["predict_1"][0]

@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from recsys_core.data.interactions import Interactions
+from recsys_core.features.encoders import ItemEncoderConfig, encode_items
+from recsys_core.models._blend import InstanceFlag
 from recsys_core.models.base import RecommenderConfig
 from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
 from recsys_core.models.deep._towers import (
@@ -18,6 +20,7 @@ from recsys_core.models.deep._towers import (
     mlp_layer_names,
     state_mlp_names,
 )
+from recsys_core.models.explanation import Permutable, Scorer
 
 
 class TwoTowerConfig(TowerConfig):
@@ -40,6 +43,8 @@ class TwoTower(TowerRecommender):
     #: By history items, approximately: see :meth:`TowerRecommender.history_parts`.
     explains: ClassVar[bool] = True
     approximate_explanations: ClassVar[bool] = True
+    #: Item feature groups to shuffle exist only when the item table fed the item tower.
+    shuffles_features = InstanceFlag(False, lambda m: "item_features_" in vars(m))
 
     config: TwoTowerConfig
 
@@ -88,3 +93,28 @@ class TwoTower(TowerRecommender):
     def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
         """See :meth:`TowerRecommender.history_parts`."""
         return self.history_parts(user, item)
+
+    def permutable(self, train: Interactions) -> Permutable:
+        """Shuffle column ranges of the item feature table; widths come from re-encoding."""
+        if "item_features_" not in vars(self):
+            return super().permutable(train)
+        state = self._state()
+        table = state["item_features"]
+        cfg = ItemEncoderConfig(
+            text_dim=self.config.text_dim, random_state=self.config.random_state
+        )
+        blocks = encode_items(train, cfg).blocks
+        names = sorted(blocks)
+        bounds = np.cumsum([0] + [blocks[m].shape[1] for m in names])
+        if bounds[-1] != table.shape[1]:  # encoded differently: shuffle the table as a whole
+            names, bounds = ["item features"], np.array([0, table.shape[1]])
+
+        def scorer(perms: dict[str, np.ndarray]) -> Scorer:
+            feats = table.copy()
+            for m, perm in perms.items():
+                lo, hi = bounds[names.index(m)], bounds[names.index(m) + 1]
+                feats[:, lo:hi] = table[perm, lo:hi]
+            items = self._derive({**state, "item_features": feats})["item_vectors"]
+            return lambda users: state["user_vectors"][users] @ items.T
+
+        return Permutable(names, scorer)

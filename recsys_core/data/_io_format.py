@@ -1,0 +1,77 @@
+"""The layout of a text or Parquet file (:class:`FileFormat`) and the reading limits."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from recsys_core.data import _io_sniff as _sniff
+
+MB: Final = 1024 * 1024
+_ENCODING_LABELS: Final = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-16": "UTF-16",
+    "cp1252": "Windows-1252",
+    "latin-1": "Latin-1",
+}
+_PRESET_LABELS: Final = {
+    "movielens-udata": "MovieLens u.data",
+    "movielens-dat": "MovieLens ratings.dat",
+    "movielens-csv": "MovieLens ratings.csv",
+}
+#: Settings of the reading limits and their defaults (README, "Settings").
+UPLOAD_MB_VAR: Final = "RECSYS_MAX_UPLOAD_MB"
+ROWS_VAR: Final = "RECSYS_MAX_ROWS"
+TABLE_MB_VAR: Final = "RECSYS_MAX_TABLE_MB"
+DEFAULTS: Final = {UPLOAD_MB_VAR: 200, ROWS_VAR: 50_000_000, TABLE_MB_VAR: 2_000}
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How a file is laid out; ``io.sniff`` detects it and the import page shows it."""
+
+    kind: Literal["csv", "parquet"]
+    delimiter: str | None
+    header: bool
+    encoding: str
+    preset: str | None = None
+
+    def describe(self) -> str:
+        """One line for the analyst, e.g. "CSV, delimiter ',', header row, UTF-8"."""
+        if self.kind == "parquet":
+            return "Parquet"
+        delim = self.delimiter or ","
+        parts = [
+            "TSV" if delim == "\t" else "CSV",
+            f"delimiter {_sniff.delimiter_label(delim)}",
+            "header row" if self.header else "no header row",
+            _ENCODING_LABELS.get(self.encoding, self.encoding),
+        ]
+        text = ", ".join(parts)
+        return f"{text} ({_PRESET_LABELS[self.preset]})" if self.preset in _PRESET_LABELS else text
+
+
+def env_limit(name: str = UPLOAD_MB_VAR) -> int:
+    """A positive whole-number limit from the environment, else its default.
+
+    A typo in the setting must not stop importing, but must not pass silently either.
+    """
+    default = DEFAULTS[name]
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        message = f"{name}={raw!r} is not a positive whole number; using {default}."
+        warnings.warn(message, stacklevel=2)
+        return default
+    return value
+
+
+def size_text(n: int) -> str:
+    """Bytes for messages: "1.5 MB" from a tenth of a MB up, else "1,234 bytes"."""
+    return f"{n / MB:.1f} MB" if n >= MB // 10 else f"{n:,} bytes"
