@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP)  ## start the app (SQLite in ~/.recsys-workbench unless RECSYS_DATABASE_URL is set)
+run: $(STAMP)  ## start the app on 127.0.0.1:8501 only (.streamlit/config.toml; SQLite in ~/.recsys-workbench unless RECSYS_DATABASE_URL is set)
 	$(BIN)/streamlit run app.py
 
 test: $(STAMP)  ## the whole suite; set RECSYS_TEST_POSTGRES_URL to include PostgreSQL
