@@ -9,6 +9,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from db.runs import Run
 from pages._ui import (
     config_widgets,
     dataset_picker,
@@ -20,7 +21,7 @@ from pages._ui import (
 from recsys_core.errors import InputError
 from recsys_core.jobs import runs as jobs
 from recsys_core.jobs.analysis import list_runs, runs_table
-from recsys_core.jobs.worker import ensure_worker
+from recsys_core.jobs.worker import ensure_worker, retry_run
 from recsys_core.models.registry import REGISTRY
 from recsys_core.splitting import timeline
 from recsys_core.splitting.configs import (
@@ -229,10 +230,27 @@ def live_runs(dataset_id: int) -> None:
             column_config={"progress": st.column_config.ProgressColumn("progress")},
         )
         for r in runs:
-            if r.status == "failed":
-                st.error(f"Run #{r.id} {r.label} failed: {r.error}")
+            if r.status in ("failed", "cancelled"):
+                _ended_run(r)
     else:
         st.caption("No runs yet.")
+
+
+def _ended_run(r: Run) -> None:
+    """A failed or cancelled run: its reason, and a Retry button that queues a fresh copy."""
+    c1, c2 = st.columns([5, 1])
+    if r.status == "failed":
+        c1.error(f"Run #{r.id} {r.label} failed: {r.error}")
+    else:
+        c1.info(f"Run #{r.id} {r.label} was cancelled.")
+    if r.retried_as is None and c2.button("Retry", key=f"retry_{r.id}", icon=":material/replay:"):
+        try:
+            copy = retry_run(get_store(), r.id)
+        except InputError as exc:
+            st.error(str(exc))
+            return
+        ensure_worker(get_store())
+        st.toast(f"Queued run #{copy.id}: {copy.label}.")
 
 
 page_header("Train")

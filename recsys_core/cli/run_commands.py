@@ -72,6 +72,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--max-idle", type=float, help="exit after this many idle seconds")
     p.set_defaults(handler=cmd_worker)
 
+    p = sub.add_parser(
+        "retry", parents=[common], help="queue a copy of a failed, cancelled or orphaned run"
+    )
+    p.add_argument("--run", type=int, required=True)
+    p.set_defaults(handler=cmd_retry)
+
 
 def _params(pairs: list[str] | None) -> dict[str, Any]:
     """--param values are parsed as JSON when they can be (numbers, booleans), else strings."""
@@ -196,3 +202,16 @@ def cmd_worker(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
     n = run_worker(store, once=args.once, max_idle_s=args.max_idle)
     return {"runs_processed": n, "_text": f"Processed {n} run(s)."}
+
+
+def cmd_retry(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    """A copy of the run goes to the queue; the original keeps its error and points to it."""
+    from recsys_core.jobs.worker import retry_run
+
+    run = retry_run(store, args.run)
+    return {
+        "run_id": run.id,
+        "retry_of": args.run,
+        "status": run.status,
+        "_text": f"Queued run {run.id} ({run.label}); a worker will pick it up.",
+    }
