@@ -10,7 +10,11 @@ from pydantic import BaseModel, ValidationError
 from db import Store
 from db.repositories import Dataset, DatasetVersion
 from recsys_core.data.interactions import Interactions
+from recsys_core.jobs import context
 from recsys_core.jobs import datasets as jobs
+from recsys_core.jobs.runs import get_run
+from recsys_core.models.base import Recommender
+from recsys_core.splitting import Split
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,6 +51,21 @@ def sidebar_status() -> None:
 def load_version(url: str, dataset_id: int, version: int) -> Interactions:
     """Interactions of a stored version; versions never change, so caching by id is safe."""
     return jobs.load_interactions(get_store(), dataset_id, version)
+
+
+def run_split(run_id: int) -> Split:
+    """A finished run's split, shared by every page: the core keeps one per (version, split
+    config, seed), so Compare, Preview, Explain and Export never rebuild it each."""
+    store = get_store()
+    with st.spinner("Recomputing the run's split…"):
+        return context.run_split(store, get_run(store, run_id))
+
+
+def run_model(run_id: int) -> Recommender:
+    """A finished run's model, checksum-checked and kept by the core for the next page."""
+    store = get_store()
+    with st.spinner("Loading the run's model…"):
+        return context.run_model(store, get_run(store, run_id))
 
 
 def dataset_picker(key: str, label: str = "Dataset") -> tuple[Dataset, DatasetVersion] | None:

@@ -8,13 +8,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from db.runs import Run
-from pages._ui import dataset_picker, get_store, page_header
+from pages._ui import dataset_picker, get_store, page_header, run_split
 from recsys_core.columns import Columns
 from recsys_core.data.io import read_table
 from recsys_core.errors import InputError
 from recsys_core.evaluation import paired_tests
 from recsys_core.jobs import analysis
-from recsys_core.jobs import preview as core
+from recsys_core.jobs import compare as core
 from recsys_core.jobs.analysis import (
     compare_metrics,
     compare_segments,
@@ -22,8 +22,10 @@ from recsys_core.jobs.analysis import (
     list_runs,
     per_user_values,
 )
+from recsys_core.jobs.context import run_spec
 from recsys_core.jobs.runs import get_run
-from recsys_core.splitting import Split
+from recsys_core.jobs.selection import run_options
+from recsys_core.jobs.summary import run_summary
 
 SEGMENTS_SHOWN = 12
 
@@ -66,18 +68,13 @@ def _segments(url: str, run_ids: tuple[int, ...]) -> pd.DataFrame:
     return compare_segments(get_store(), run_ids)
 
 
-@st.cache_resource(show_spinner="Recomputing the run's split…", max_entries=4)
-def _split(url: str, run_id: int) -> Split:
-    return core.run_split(get_store(), get_run(get_store(), run_id))
-
-
 @st.cache_data(show_spinner="Scoring the uploaded table…", max_entries=4)
 def _score_upload(
     data: bytes, filename: str, url: str, run_id: int, name: str
 ) -> core.ExternalScore:
     table = read_table(data, filename).frame
     run = get_run(get_store(), run_id)
-    return core.score_external(table, _split(url, run_id), core.run_spec(run), name)
+    return core.score_external(table, run_split(run_id), run_spec(run), name)
 
 
 def pick_runs(dataset_name: str, dataset_id: int, version_id: int) -> list[Run]:
@@ -91,7 +88,7 @@ def pick_runs(dataset_name: str, dataset_id: int, version_id: int) -> list[Run]:
     if not here:
         st.info("No finished runs on this version yet: queue some on the Train page.")
         return []
-    options = core.run_options(here)
+    options = run_options(here)
     chosen = st.multiselect("Runs", list(options), default=list(options), key="compare_runs")
     if not chosen:
         st.info("Pick at least one run.")
@@ -261,7 +258,7 @@ def modality_section(runs: list[Run]) -> None:
     for note in analysis.cold_item_notes(runs):
         st.info(note, icon=":material/ac_unit:")
     for run in runs:
-        for warning in run.summary.get("model", {}).get("warnings", []):
+        for warning in run_summary(run).model.warnings:
             st.warning(f"{analysis.display_label(run)}: {warning}")
         if note := analysis.ranker_note(run):
             st.warning(f"{analysis.display_label(run)}: {note}", icon=":material/trending_down:")

@@ -8,7 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from db.runs import Run
-from pages._ui import dataset_picker, get_store, page_header
+from pages._ui import dataset_picker, get_store, page_header, run_model, run_split
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
 from recsys_core.explain import (
@@ -24,7 +24,7 @@ from recsys_core.explain import (
 from recsys_core.features.engineered import FEATURES, generator_feature_descriptions
 from recsys_core.jobs import preview as core
 from recsys_core.jobs.analysis import list_runs
-from recsys_core.jobs.runs import get_run, load_model
+from recsys_core.jobs.selection import run_options
 from recsys_core.models.base import Recommender
 from recsys_core.splitting import Split
 
@@ -40,14 +40,12 @@ SHAP_USERS = 300
 SHAP_MAX_ROWS = 10_000
 
 
-@st.cache_resource(show_spinner="Loading the run's model…", max_entries=4)
 def _model(url: str, run_id: int) -> Recommender:
-    return load_model(get_run(get_store(), run_id), get_store())
+    return run_model(run_id)  # kept by the core's run context, shared with the other pages
 
 
-@st.cache_resource(show_spinner="Recomputing the run's split…", max_entries=4)
 def _split(url: str, run_id: int) -> Split:
-    return core.run_split(get_store(), get_run(get_store(), run_id))
+    return run_split(run_id)  # the split training used (predefined splits included)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -62,7 +60,7 @@ def _shap(url: str, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
 
 def pick_run(dataset_id: int, version_id: int) -> Run | None:
     runs = [r for r in list_runs(get_store(), dataset_id) if r.version_id == version_id]
-    options = core.run_options(runs)
+    options = run_options(runs)
     if not options:
         st.info("No finished runs on this dataset version yet: queue some on the Train page.")
         return None

@@ -6,27 +6,20 @@ import pandas as pd
 import streamlit as st
 
 from db.runs import Run
-from pages._ui import dataset_picker, get_store, page_header
+from pages._ui import dataset_picker, get_store, page_header, run_split
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
 from recsys_core.export import export_table, to_csv_bytes, to_parquet_bytes, write_db_table
-from recsys_core.jobs import preview as core
+from recsys_core.jobs import selection as core
 from recsys_core.jobs.analysis import list_runs
-from recsys_core.jobs.runs import get_run
-from recsys_core.splitting import Split
 
 ALL, BUCKET, PASTED = "All test users", "Users by activity", "A list of user ids"
 PREVIEW_ROWS = 1_000
 
 
-@st.cache_resource(show_spinner="Recomputing the run's split…", max_entries=4)
-def _split(url: str, run_id: int) -> Split:
-    return core.run_split(get_store(), get_run(get_store(), run_id))
-
-
 @st.cache_data(show_spinner=False, max_entries=4)
 def _groups(url: str, run_id: int) -> dict[str, list[str]]:
-    return core.activity_groups(_split(url, run_id))
+    return core.activity_groups(run_split(run_id))
 
 
 @st.cache_data(show_spinner="Collecting the lists…", max_entries=8)

@@ -7,33 +7,22 @@ import plotly.express as px
 import streamlit as st
 
 from db.runs import Run
-from pages._ui import dataset_picker, get_store, page_header
+from pages._ui import dataset_picker, get_store, page_header, run_model, run_split
 from recsys_core.errors import InputError
 from recsys_core.explain import explain
 from recsys_core.jobs import preview as core
 from recsys_core.jobs.analysis import display_label, list_runs
-from recsys_core.jobs.runs import get_run, load_model
-from recsys_core.models.base import Recommender
-from recsys_core.splitting import Split
+from recsys_core.jobs.context import split_key
+from recsys_core.jobs.selection import run_options, stored_top_n
 
 MAX_RUNS = 4
 #: A soft green that reads on light and dark themes.
 HIT_STYLE = "background-color: rgba(33, 195, 84, 0.25)"
 
 
-@st.cache_resource(show_spinner="Recomputing the run's split…", max_entries=4)
-def _split(url: str, run_id: int) -> Split:
-    return core.run_split(get_store(), get_run(get_store(), run_id))
-
-
-@st.cache_resource(show_spinner="Loading the run's model…", max_entries=4)
-def _model(url: str, run_id: int) -> Recommender:
-    return load_model(get_run(get_store(), run_id), get_store())
-
-
 @st.cache_data(show_spinner=False, max_entries=4)
 def _test_users(url: str, run_id: int) -> list[str]:
-    return core.held_out_users(_split(url, run_id))
+    return core.held_out_users(run_split(run_id))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -48,7 +37,7 @@ def _user_recommendations(url: str, run_id: int, user: str) -> pd.DataFrame:
 
 def pick_runs(dataset_id: int, version_id: int) -> list[Run]:
     runs = [r for r in list_runs(get_store(), dataset_id) if r.version_id == version_id]
-    options = core.run_options(runs)
+    options = run_options(runs)
     if not options:
         st.info("No finished runs on this dataset version yet: queue some on the Train page.")
         return []
@@ -99,15 +88,16 @@ def _highlight_hits(row: pd.Series) -> list[str]:
     return [HIT_STYLE if row["hit"] == core.HIT else ""] * len(row)
 
 
-def show_reasons(runs: list[Run], lists: dict[str, pd.DataFrame], parts: Split, user: str) -> None:
-    """Each listed item with its reason in words (the Explain page has the details)."""
+def show_reasons(runs: list[Run], lists: dict[str, pd.DataFrame], user: str) -> None:
+    """Each listed item with its reason in words (the Explain page has the details), each
+    run's model on its own split."""
     if not st.toggle("Explain each recommendation", key="preview_explain"):
         return
     for col, run in zip(st.columns(len(runs)), runs, strict=True):
         items = lists[display_label(run)]["item_id"].tolist()
         try:
-            model = _model(get_store().url, run.id)
-            reasons = [explain(model, parts.train, user, i).plain_sentence for i in items]
+            model, train = run_model(run.id), run_split(run.id).train
+            reasons = [explain(model, train, user, i).plain_sentence for i in items]
         except InputError as exc:
             col.caption(f"{display_label(run)}: no reasons ({exc})")
             continue
@@ -130,12 +120,12 @@ def show_overlap(lists: dict[str, pd.DataFrame]) -> None:
 def preview(runs: list[Run]) -> None:
     url = get_store().url
     ref = runs[0]
-    if len({core.split_key(r) for r in runs}) > 1:
+    if len({split_key(r) for r in runs}) > 1:
         st.warning(
             f"These runs used different splits: test users, held-out items and hits come from "
             f"the split of {display_label(ref)}."
         )
-    parts = _split(url, ref.id)
+    parts = run_split(ref.id)
     user = pick_user(_test_users(url, ref.id))
     if not user:
         st.info("Type a user id above or pick one from the list.")
@@ -146,12 +136,12 @@ def preview(runs: list[Run]) -> None:
         st.error(str(exc))
         return
     show_user(view)
-    top_n = core.stored_top_n(runs)
+    top_n = stored_top_n(runs)
     k = st.slider("List length K", 1, top_n, min(10, top_n), key="preview_k") if top_n > 1 else 1
     recs = {display_label(r): _user_recommendations(url, r.id, view.user) for r in runs}
     lists = core.user_lists(recs, view, k, parts.train.item_features)
     show_lists(lists, k)
-    show_reasons(runs, lists, parts, view.user)
+    show_reasons(runs, lists, view.user)
     show_overlap(lists)
 
 

@@ -79,7 +79,7 @@ def export_table(
 def _reasons(store: Store, run: Run, recs: pd.DataFrame) -> list[str | None]:
     """The plain reason sentence of each row, from the run's model on its own split."""
     from recsys_core.explain import explain_many
-    from recsys_core.jobs.preview import run_split
+    from recsys_core.jobs.context import run_split
     from recsys_core.jobs.runs import load_model
 
     model, train = load_model(run, store), run_split(store, run).train

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import scipy.sparse as sp
 
 from recsys_core.arrays import n_distinct, pair_codes, unique_sorted
 from recsys_core.errors import InputError
@@ -31,9 +30,50 @@ from recsys_core.splitting.splits import Split
 if TYPE_CHECKING:
     from recsys_core.models.base import Recommender
 
-__all__ = ["EvaluationResult", "evaluate", "evaluate_table", "evaluate_topk", "relevant_matrix"]
+__all__ = [
+    "EvaluationResult",
+    "evaluate",
+    "evaluate_table",
+    "evaluate_topk",
+    "relevant_matrix",
+    "top_lists",
+]
 
 _BATCH_USERS = 4096
+
+
+def top_lists(
+    model: Recommender,
+    users: np.ndarray,
+    n: int,
+    *,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's top-``n`` unseen items and scores, in batches of users.
+
+    The one place where a list is asked of a model: :func:`evaluate` scores these lists and a
+    run stores and scores the same ones, so a user's list is computed once per run. Ties break
+    by item index (``topk``), so the top K of a longer list is the top-K list itself.
+
+    Args:
+        model: a fitted model.
+        users: user indices of its training space.
+        n: list length.
+        on_batch: called with the number of users after every batch (progress).
+
+    Returns:
+        ``(items int [len(users), n], scores float [len(users), n])``, -1 / -inf padded.
+    """
+    users = np.asarray(users, dtype=np.int64).ravel()
+    parts = []
+    for start in range(0, len(users), _BATCH_USERS):
+        chunk = users[start : start + _BATCH_USERS]
+        parts.append(model.topk(chunk, n, exclude_seen=True))
+        if on_batch is not None:
+            on_batch(len(chunk))
+    if not parts:
+        return np.full((0, n), -1, dtype=np.int32), np.full((0, n), -np.inf, dtype=np.float32)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def evaluate_topk(
@@ -119,7 +159,7 @@ def evaluate(
     if not len(users):
         raise InputError("No test user has a relevant item: check the split and the threshold.")
     total, done = len(users) * len(models), 0
-    context = BeyondContext.from_train(split.train) if protocol == "full" else None
+    full = protocol == "full"
     seen = _seen_codes(split) if protocol == "sampled" else None
     results = {}
     for name, model in models.items():
@@ -129,8 +169,11 @@ def evaluate(
             done += n
             report(progress, done, total, f"{name}: scored {done} of {total} user lists")
 
-        if context is not None:
-            results[name] = _full(model, split, truth, users, cuts, context, tick)
+        if full:
+            lists, _ = top_lists(model, users, cuts[-1], on_batch=tick)
+            results[name] = evaluate_topk(
+                lists, users, split, cuts, relevance_threshold=relevance_threshold
+            )
         else:
             assert seen is not None
             rng = np.random.default_rng(random_state)  # the same negatives for every model
@@ -169,25 +212,6 @@ def _check_model(name: str, model: Recommender, split: Split) -> None:
             f"{model.n_items} items, but the split has {split.train.n_users} and "
             f"{split.train.n_items}: fit it on this split's training side."
         )
-
-
-def _full(
-    model: Recommender,
-    split: Split,
-    truth: sp.csr_matrix,
-    users: np.ndarray,
-    cuts: tuple[int, ...],
-    context: BeyondContext,
-    tick: Callable[[int], None],
-) -> EvaluationResult:
-    """Top-K of every evaluated user in batches (progress after each), then the metrics."""
-    lists = np.full((split.train.n_users, cuts[-1]), -1, dtype=np.int64)
-    for start in range(0, len(users), _BATCH_USERS):
-        chunk = users[start : start + _BATCH_USERS]
-        items, _ = model.topk(chunk, cuts[-1], exclude_seen=True)
-        lists[chunk] = items
-        tick(len(chunk))
-    return score_lists(lists, truth, split.train.user_ids, cuts, context=context)
 
 
 def _seen_codes(split: Split) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recsys_core.explain.global_ import item_embedding_map, permutation_importance
-from recsys_core.explain.reasons import explain, explain_many, explain_run, item_names
+from recsys_core.explain.reasons import explain, explain_many, item_names
 from recsys_core.explain.shap_ import (
     beeswarm_figure,
     dependence_figure,
@@ -20,7 +20,6 @@ __all__ = [
     "dependence_figure",
     "explain",
     "explain_many",
-    "explain_run",
     "item_embedding_map",
     "item_names",
     "permutation_importance",

@@ -12,6 +12,7 @@ from recsys_core.columns import Columns
 from recsys_core.errors import InputError
 from recsys_core.evaluation.significance import paired_tests
 from recsys_core.jobs.runs import get_run
+from recsys_core.jobs.summary import run_summary
 
 
 def list_runs(store: Store, dataset_id: int | None = None) -> list[Run]:
@@ -30,7 +31,7 @@ def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
                 "status": r.status,
                 "progress": r.progress_done / r.progress_total if r.progress_total else 0.0,
                 "stage": r.progress_message,
-                "NDCG@10": r.summary.get("metrics", {}).get("NDCG@10"),
+                "NDCG@10": run_summary(r).metric("NDCG@10"),
                 "fit_s": r.timings.get("fit_s"),
                 "created": r.created_at,
                 "error": (r.error or "").splitlines()[0] if r.error else "",
@@ -82,7 +83,7 @@ def significance(store: Store, run_ids: Sequence[int], metric: str) -> pd.DataFr
 
 def run_segments(store: Store, run: Run) -> pd.DataFrame:
     """The segment rows the run computed when it finished."""
-    return pd.DataFrame(run.summary.get("segments", []))
+    return run_summary(run).segment_frame()
 
 
 def compare_segments(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
@@ -101,21 +102,19 @@ def modality_tables(runs: Sequence[Run]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fusion runs' learned gate weights and ablation drops, long tables for charts."""
     gates, ablation = [], []
     for run in runs:
-        report = run.summary.get("model", {})
-        for modality, weight in report.get("modality_weights", {}).items():
+        report = run_summary(run).model
+        for modality, weight in report.modality_weights.items():
             gates.append({"label": display_label(run), "modality": modality, "weight": weight})
-        ablation += [{"label": display_label(run), **row} for row in report.get("ablation", [])]
+        ablation += [{"label": display_label(run), **row} for row in report.ablation]
     return pd.DataFrame(gates), pd.DataFrame(ablation)
 
 
 def cold_item_notes(runs: Sequence[Run]) -> list[str]:
     """Plain words for runs that cannot rank items without training data, when that matters."""
     cold_view = any(
-        s.get("view") == "cold vs warm items"
-        and str(s.get("segment", "")).startswith("cold")
-        and s.get("n_users", 0) > 0
+        s.view == "cold vs warm items" and s.segment.startswith("cold") and s.n_users > 0
         for r in runs
-        for s in r.summary.get("segments", [])
+        for s in run_summary(r).segments
     )
     if not cold_view:
         return []
@@ -123,7 +122,7 @@ def cold_item_notes(runs: Sequence[Run]) -> list[str]:
         f"{display_label(r)} is a collaborative model: it cannot recommend items that have no "
         "training interactions, so it scores 0 on cold items by construction."
         for r in runs
-        if r.summary.get("model", {}).get("supports_cold_items") is False
+        if run_summary(r).model.supports_cold_items is False
     ]
 
 
@@ -131,9 +130,12 @@ def ranker_note(run: Run) -> str | None:
     """For a two-stage ranker run: says plainly when it does not beat its best candidate model."""
     from recsys_core.ranking import comparison_note
 
-    candidates = run.summary.get("model", {}).get("candidates")
-    metrics = run.summary.get("metrics", {})
+    summary = run_summary(run)
+    candidates = {
+        name: {k: v for k, v in values.items() if v is not None}
+        for name, values in summary.model.candidates.items()
+    }
     if not candidates:
         return None
-    main = {k: v for k, v in metrics.items() if k.startswith("NDCG@")}
+    main = {k: v for k, v in summary.metrics.items() if k.startswith("NDCG@") and v is not None}
     return comparison_note(main, candidates)

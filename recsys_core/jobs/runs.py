@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from db import Store
 from db.engine import default_home
@@ -18,14 +19,29 @@ from db.runs import CANCELLED, DONE, Run, RunRepository
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError, RecsysError
-from recsys_core.evaluation import evaluate
+from recsys_core.evaluation.evaluate import EvaluationResult, evaluate, evaluate_topk, top_lists
 from recsys_core.evaluation.significance import bootstrap_ci
 from recsys_core.jobs.datasets import load_interactions, resolve
 from recsys_core.jobs.segments import segment_report
+from recsys_core.jobs.spec import DerivedSpec, RunSpec, parse_spec, split_for
+from recsys_core.jobs.summary import ModelReport, RunResult, RunSummary
+from recsys_core.json_values import json_safe
 from recsys_core.models.base import Recommender
-from recsys_core.models.registry import load_model_file, make_model
-from recsys_core.splitting import Split, split
-from recsys_core.splitting.configs import RandomHoldout, SplitConfig
+from recsys_core.models.registry import load_model_file
+from recsys_core.splitting import Split
+
+__all__ = [
+    "Cancelled",
+    "DerivedSpec",
+    "RunSpec",
+    "execute",
+    "get_run",
+    "load_model",
+    "parse_spec",
+    "split_for",
+    "submit",
+    "train",
+]
 
 PROGRESS_EVERY_S = 0.5
 #: Reasons are stored for at most this many rows of a run: explaining is per row (~1.5 ms).
@@ -34,68 +50,6 @@ MAX_EXPLAINED_ROWS = 10_000
 
 class Cancelled(RecsysError):
     """Raised inside a run when the analyst cancelled it."""
-
-
-class DerivedSpec(BaseModel):
-    """A run made from finished runs: a weighted blend of them, or one of them re-ranked."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["blend", "rerank"] = Field(description="Blend several runs or re-rank one.")
-    runs: list[int] = Field(min_length=1, description="Ids of the finished base runs.")
-    weights: list[float] = Field(default_factory=list, description="Blend weight per run.")
-    normalisation: Literal["minmax", "zscore", "rank"] = Field(
-        default="minmax", description="Per-user score normalisation before blending."
-    )
-    rerank: dict[str, Any] | None = Field(default=None, description="Re-ranking plan (JSON).")
-    n_candidates: int = Field(default=100, ge=1, le=5000, description="Candidates re-ranked.")
-
-
-class RunSpec(BaseModel):
-    """Everything that determines a run's numbers: same spec, same results."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dataset: str = Field(description="Dataset name.")
-    version: int | None = Field(default=None, ge=1, description="Dataset version; latest if unset.")
-    model: str = Field(description="Registry name of the model, e.g. 'ease'.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Model config values.")
-    split: SplitConfig = Field(default_factory=RandomHoldout, description="Split protocol.")
-    seed: int = Field(default=42, description="Seed for the split and the model.")
-    ks: list[int] = Field(default=[5, 10, 20], min_length=1, description="Metric cut-offs K.")
-    relevance_threshold: float | None = Field(
-        default=None, description="Only test ratings >= this count as relevant; all if unset."
-    )
-    protocol: Literal["full", "sampled"] = Field(default="full", description="Ranking protocol.")
-    n_recommendations: int = Field(default=50, ge=1, le=1000, description="Top-N stored per user.")
-    explain_top: int = Field(
-        default=3,
-        ge=0,
-        le=50,
-        description="Ranks per user whose reason sentence is stored with the list (0 for none).",
-    )
-    label: str | None = Field(default=None, description="Display name; model name if unset.")
-    derived: DerivedSpec | None = Field(
-        default=None, description="Set for runs built from other runs (blend or re-rank)."
-    )
-
-    def build_model(self) -> Recommender:
-        """The configured model (seeded from ``seed`` unless params set random_state)."""
-        return make_model(self.model, {"random_state": self.seed, **self.params})
-
-
-def parse_spec(values: dict[str, Any]) -> RunSpec:
-    """Validate a spec, turning pydantic's report into one InputError for the analyst."""
-    try:
-        spec = RunSpec.model_validate(values)
-    except ValidationError as exc:
-        parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise InputError("Invalid run: " + "; ".join(parts)) from None
-    if min(spec.ks) < 1:
-        raise InputError(f"k must be at least 1; got {min(spec.ks)}.")
-    if spec.derived is None:
-        spec.build_model()  # unknown model or parameter fails now, before anything is stored
-    return spec
 
 
 def submit(store: Store, spec: RunSpec) -> Run:
@@ -129,9 +83,11 @@ def execute(store: Store, run_id: int, *, worker: str = "inline") -> Run:
         if run.status != "running":
             repo.start(run_id, worker)
     try:
-        results = _compute(store, run, _Reporter(store, run_id))
+        progress = _Reporter(store, run_id)
+        result = _compute(store, run, progress)
+        progress(0, 1, f"{len(result.recommendations):,} recommendations")
         with store.session() as s:
-            _save(RunRepository(s), run_id, results)
+            _save(RunRepository(s), run_id, result)
     except Cancelled:
         _fail(store, run_id, "Cancelled by the analyst.", CANCELLED)
     except InputError as exc:
@@ -151,7 +107,11 @@ def _fail(store: Store, run_id: int, message: str, status: str = "failed") -> No
 
 
 class _Reporter:
-    """Progress callback writing to the store at most twice a second; raises on cancel."""
+    """Progress callback writing to the store at most twice a second; raises on cancel.
+
+    Every phase calls it at least once per few seconds (batches of users, one metric's
+    intervals, one segment view), so the analyst's bar never sits still for long.
+    """
 
     def __init__(self, store: Store, run_id: int) -> None:
         self.store, self.run_id, self.last = store, run_id, 0.0
@@ -162,7 +122,7 @@ class _Reporter:
         if now - self.last < PROGRESS_EVERY_S and done < total:
             return
         self.last = now
-        text = f"{self.stage}: {message}" if self.stage else message
+        text = progress_label(self.stage, message)
         with self.store.session() as s:
             if RunRepository(s).progress(self.run_id, done, total, text):
                 raise Cancelled("cancelled")
@@ -172,66 +132,118 @@ class _Reporter:
         self(0, 1, "")
 
 
-def _compute(store: Store, run: Run, progress: _Reporter) -> dict[str, Any]:
+def progress_label(stage: str, message: str) -> str:
+    """ "stage: message", or the stage alone: a label never ends in a bare "stage:"."""
+    stage, message = stage.strip(), message.strip()
+    return f"{stage}: {message}" if stage and message else stage or message
+
+
+@contextmanager
+def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[key] = round(timings.get(key, 0.0) + time.perf_counter() - start, 3)
+
+
+def _compute(store: Store, run: Run, progress: _Reporter) -> RunResult:
+    """load -> split -> fit -> top-N once -> metrics, intervals, segments from those lists ->
+    reasons -> model report -> model file. Nothing is written to the store here."""
     spec = RunSpec.model_validate(run.spec)
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    progress.enter("loading")
-    inter = load_interactions(store, run.dataset_id, spec.version)
-    progress.enter("splitting")
-    parts = split_for(inter, spec.split, spec.seed)
-    timings["load_split_s"] = time.perf_counter() - t0
+    with _timed(timings, "load_split_s"):
+        progress.enter("loading")
+        inter = load_interactions(store, run.dataset_id, spec.version)
+        progress.enter("splitting")
+        parts = split_for(inter, spec.split, spec.seed)
     progress.enter("fitting")
-    t1 = time.perf_counter()
-    if spec.derived is None:
-        model = spec.build_model().fit(parts.train, progress=progress)
-    else:
-        from recsys_core.jobs.derived import derived_model
-
-        model = derived_model(store, spec.derived, parts.train)
-    timings["fit_s"] = time.perf_counter() - t1
-    progress.enter("evaluating")
-    t2 = time.perf_counter()
-    result = evaluate(
-        {run.label: model},
-        parts,
-        spec.ks,
-        relevance_threshold=spec.relevance_threshold,
-        protocol=spec.protocol,
-        random_state=spec.seed,
-        progress=progress,
-    )
-    timings["evaluate_s"] = time.perf_counter() - t2
-    progress.enter("recommending")
+    with _timed(timings, "fit_s"):
+        model = _fit(store, spec, parts, progress)
     test_users = np.unique(parts.test.users)
-    n_top = max(spec.n_recommendations, *spec.ks)
-    top_items, top_scores = model.topk(test_users, n_top)
+    with _timed(timings, "evaluate_s"):
+        top_items, top_scores = _top_lists(model, test_users, spec, progress)
+        result = _metrics(model, parts, spec, test_users, top_items, progress)
+    with _timed(timings, "ci_segments_s"):
+        metrics = _with_ci(result.per_user, result.summary, spec.seed, progress)
+        progress.enter("segments")
+        segments = segment_report(
+            parts, result.per_user, top_items, test_users, spec, progress=progress
+        )
     recs = _recommendation_frame(parts.train, test_users, top_items, top_scores)
     recs = recs[recs[Columns.rank] <= spec.n_recommendations]
     progress.enter("explaining")
-    recs = recs.assign(  # reasons for the top ranks of every list
-        reason=pd.Series(
-            _reasons(model, parts.train, recs, progress, spec.explain_top),
-            dtype=object,
-            index=recs.index,
-        )
-    )
-    segments = segment_report(parts, result.per_user, top_items, test_users, spec)
+    with _timed(timings, "reasons_s"):
+        reasons = _reasons(model, parts.train, recs, progress, spec.explain_top)
+    recs = recs.assign(reason=pd.Series(reasons, dtype=object, index=recs.index))
     progress.enter("reporting")
-    model_report = _model_report(model, parts, spec)
-    artifact, digest = _save_artifact(model, run.id) if model_saves(spec) else (None, None)
-    return {
-        "metrics": _with_ci(result.per_user, result.summary, spec.seed),
-        "per_user": result.per_user,
-        "recommendations": recs,
-        "artifact": (artifact, digest),
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "checks": parts.checks().describe().reset_index().to_dict(orient="records"),
-        "n_train": parts.train.n_interactions,
-        "n_test": parts.test.n_interactions,
-        "segments": segments,
-        "model_report": model_report,
-    }
+    with _timed(timings, "report_s"):
+        report = ModelReport.model_validate(json_safe(_model_report(model, parts, spec)))
+    progress.enter("saving")
+    progress(0, 1, "model file")
+    with _timed(timings, "artifact_s"):
+        path, digest = _save_artifact(model, run.id) if model_saves(spec) else (None, None)
+    summary = RunSummary.model_validate(
+        {
+            "metrics": metrics["value"].dropna().round(6).to_dict(),
+            "checks": parts.checks().describe().reset_index().to_dict(orient="records"),
+            "n_train": parts.train.n_interactions,
+            "n_test": parts.test.n_interactions,
+            "segments": segments,
+            "model": report,
+        }
+    )
+    return RunResult(metrics, result.per_user, recs, path, digest, timings, summary)
+
+
+def _fit(store: Store, spec: RunSpec, parts: Split, progress: _Reporter) -> Recommender:
+    if spec.derived is None:
+        return spec.build_model().fit(parts.train, progress=progress)
+    from recsys_core.jobs.derived import derived_model
+
+    return derived_model(store, spec.derived, parts.train)
+
+
+def _top_lists(
+    model: Recommender, users: np.ndarray, spec: RunSpec, progress: _Reporter
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every test user's list, computed once: long enough for the stored top-N and every K."""
+    progress.enter("recommending")
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, len(users), f"{done:,} of {len(users):,} users")
+
+    return top_lists(model, users, max(spec.n_recommendations, *spec.ks), on_batch=tick)
+
+
+def _metrics(
+    model: Recommender,
+    parts: Split,
+    spec: RunSpec,
+    users: np.ndarray,
+    top_items: np.ndarray,
+    progress: _Reporter,
+) -> EvaluationResult:
+    """Metrics of the lists just computed (full ranking) or of sampled candidates."""
+    progress.enter("evaluating")
+    if spec.protocol == "sampled":  # sampled metrics rank other candidates than the lists
+        return evaluate(
+            {"model": model},
+            parts,
+            spec.ks,
+            relevance_threshold=spec.relevance_threshold,
+            protocol="sampled",
+            random_state=spec.seed,
+            progress=progress,
+        )
+    width = max(spec.ks)
+    result = evaluate_topk(
+        top_items[:, :width], users, parts, spec.ks, relevance_threshold=spec.relevance_threshold
+    )
+    if result.per_user.empty:  # the same refusal as evaluate()'s
+        raise InputError("No test user has a relevant item: check the split and the threshold.")
+    return result
 
 
 def _model_report(model: Recommender, parts: Split, spec: RunSpec) -> dict[str, Any]:
@@ -269,18 +281,6 @@ def _recommendation_frame(
     )
 
 
-def split_for(inter: Interactions, config: SplitConfig, seed: int) -> Split:
-    """A run's split; the predefined protocol takes the train/test column stored at import."""
-    if config.kind != "predefined":
-        return split(inter, config, seed)
-    if inter.is_test is None:
-        raise InputError(
-            "This dataset has no train/test column: map one (role 'split') when importing "
-            "to use the predefined split."
-        )
-    return split(inter, config, seed, is_test=inter.is_test)
-
-
 def _reasons(
     model: Recommender, train: Interactions, recs: pd.DataFrame, progress: _Reporter, top: int
 ) -> list[str | None]:
@@ -304,16 +304,20 @@ def _reasons(
     return out
 
 
-def _with_ci(per_user: pd.DataFrame, summary: pd.DataFrame, seed: int) -> pd.DataFrame:
+def _with_ci(
+    per_user: pd.DataFrame, summary: pd.DataFrame, seed: int, progress: _Reporter
+) -> pd.DataFrame:
     """Summary values plus bootstrap 95% intervals from the per-user values where there are any."""
+    progress.enter("intervals")
     out = summary[["value"]].copy()
     out["ci_low"] = np.nan
     out["ci_high"] = np.nan
-    for label in out.index:
-        if label in per_user.columns:
-            values = per_user[label].dropna().to_numpy(np.float64)
-            if len(values) > 1:
-                out.loc[label, ["ci_low", "ci_high"]] = bootstrap_ci(values, random_state=seed)
+    labels = [label for label in out.index if label in per_user.columns]
+    for i, label in enumerate(labels):
+        values = per_user[label].dropna().to_numpy(np.float64)
+        if len(values) > 1:
+            out.loc[label, ["ci_low", "ci_high"]] = bootstrap_ci(values, random_state=seed)
+        progress(i + 1, len(labels), label)
     return out
 
 
@@ -342,47 +346,22 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _save(repo: RunRepository, run_id: int, results: dict[str, Any]) -> None:
+def _save(repo: RunRepository, run_id: int, result: RunResult) -> None:
     """All results in the caller's one transaction: a run is complete or has nothing."""
     repo.clear_results(run_id)
-    repo.write_metrics(run_id, results["metrics"])
-    repo.write_user_metrics(run_id, results["per_user"], Columns.user)
-    repo.write_recommendations(run_id, results["recommendations"])
-    path, digest = results["artifact"]
-    summary = {
-        "metrics": results["metrics"]["value"].dropna().round(6).to_dict(),
-        "checks": results["checks"],
-        "n_train": results["n_train"],
-        "n_test": results["n_test"],
-        "segments": results["segments"],
-        "model": results["model_report"],
-    }
+    repo.write_metrics(run_id, result.metrics)
+    repo.write_user_metrics(run_id, result.per_user, Columns.user)
+    repo.write_recommendations(run_id, result.recommendations)
     repo.finish(
         run_id,
-        artifact_path=path,
-        artifact_sha256=digest,
-        timings=results["timings"],
-        summary=json_safe(summary),
+        artifact_path=result.artifact_path,
+        artifact_sha256=result.artifact_sha256,
+        timings=result.timings,
+        summary=result.summary.to_json(),
         progress_done=1,
         progress_total=1,
         progress_message="done",
     )
-
-
-def json_safe(value: Any) -> Any:
-    """Plain JSON values: NaN/inf become null (PostgreSQL's JSON rejects them), numpy scalars
-    become Python numbers, timestamps become ISO strings."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 def load_model(run: Run, store: Store | None = None) -> Recommender:

@@ -14,18 +14,26 @@ from recsys_core.evaluation.segments import (
     segment_items,
     segment_users,
 )
+from recsys_core.progress import Progress, report
 from recsys_core.splitting.splits import Split
 
 SEGMENT_K = 10
 
 
 def segment_report(
-    parts: Split, per_user: pd.DataFrame, top_items: np.ndarray, users: np.ndarray, spec: Any
+    parts: Split,
+    per_user: pd.DataFrame,
+    top_items: np.ndarray,
+    users: np.ndarray,
+    spec: Any,
+    *,
+    progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of (view, segment, metric, n_users, mean, ci_low, ci_high) for the Compare page.
 
     Views: user activity buckets and cold vs warm users (every per-user metric), item
     popularity head/mid/tail and item category (Recall@10 restricted to that segment's items).
+    ``progress`` hears of every finished view (each bootstraps its intervals).
     """
     k = min(SEGMENT_K, top_items.shape[1])
     frames = []
@@ -33,9 +41,11 @@ def segment_report(
         "user activity": segment_users(parts.train, "activity"),
         "cold vs warm users": segment_users(parts.train, "cold"),
     }
+    n_views = len(user_views) + 3
     for view, labels in user_views.items():
         seg = metrics_by_segment(per_user, labels, random_state=spec.seed)
         frames.append(seg.assign(view=view))
+        report(progress, len(frames), n_views, view)
     popularity = segment_items(parts.train, "popularity")
     trained = np.bincount(parts.train.items, minlength=parts.train.n_items) > 0
     cold = pd.Series(
@@ -52,6 +62,7 @@ def segment_report(
             top_items, users, parts, segments, k, relevance_threshold=spec.relevance_threshold
         )
         frames.append(seg.assign(view=view, metric=f"Recall@{k}"))
+        report(progress, min(len(frames), n_views - 1), n_views, view)
     out = pd.concat(frames, ignore_index=True)
     out["segment"] = out["segment"].astype(str)
     cols = ["view", "segment", "metric", "n_users", "mean", "ci_low", "ci_high"]

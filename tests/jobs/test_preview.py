@@ -14,7 +14,10 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.data.samples import synthetic
 from recsys_core.errors import InputError
+from recsys_core.jobs import compare as cmp
+from recsys_core.jobs import context as ctx
 from recsys_core.jobs import preview as pv
+from recsys_core.jobs import selection as sel
 from recsys_core.jobs.datasets import import_dataset
 from recsys_core.jobs.runs import RunSpec, parse_spec, train
 from recsys_core.splitting import RandomHoldout, Split
@@ -83,10 +86,10 @@ def test_list_overlap_jaccard_and_counts_by_hand() -> None:
 
 def test_metric_order_is_cutoff_then_accuracy_families_first() -> None:
     labels = ["Coverage@5", "NDCG@10", "Recall@5", "Precision@5", "Odd@5", "Precision@10"]
-    assert pv.metric_order(labels) == [
+    assert cmp.metric_order(labels) == [
         "Precision@5", "Recall@5", "Coverage@5", "Odd@5", "Precision@10", "NDCG@10"
     ]  # fmt: skip
-    assert pv.is_beyond("Novelty@10") and not pv.is_beyond("MAP@10")
+    assert cmp.is_beyond("Novelty@10") and not cmp.is_beyond("MAP@10")
 
 
 def test_metrics_with_ci_formats_value_and_interval_and_leaves_missing_blank() -> None:
@@ -100,7 +103,7 @@ def test_metrics_with_ci_formats_value_and_interval_and_leaves_missing_blank() -
             "ci_high": [0.3266, np.nan, 0.3],
         }
     )
-    wide = pv.metrics_with_ci(long)
+    wide = cmp.metrics_with_ci(long)
     assert list(wide.index) == ["b (#1)", "a (#2)"]
     assert list(wide.columns) == ["NDCG@10", "Coverage@10"]
     assert wide.loc["b (#1)", "NDCG@10"] == "0.312 [0.298, 0.327]"
@@ -121,14 +124,14 @@ def _tests_frame() -> pd.DataFrame:
 
 
 def test_pvalue_matrix_is_symmetric_with_empty_diagonal() -> None:
-    m = pv.pvalue_matrix(_tests_frame())
+    m = cmp.pvalue_matrix(_tests_frame())
     assert list(m.index) == ["A", "B", "C"]
     assert m.loc["A", "B"] == m.loc["B", "A"] == 0.003 and m.loc["C", "A"] == 0.4
     assert np.isnan(np.diag(m.to_numpy())).all()
 
 
 def test_significance_sentences_name_the_winner_only_below_alpha() -> None:
-    lines = pv.significance_sentences(_tests_frame(), "NDCG@10")
+    lines = cmp.significance_sentences(_tests_frame(), "NDCG@10")
     assert lines[0].startswith("B scores higher than A, significant at 0.05")
     assert lines[1].startswith("A vs C: no significant difference at 0.05")
     assert lines[2].startswith("B vs C: too few users to test")
@@ -152,21 +155,21 @@ def test_find_users_case_insensitive_with_the_exact_match_first() -> None:
 
 
 def test_parse_user_ids_splits_on_commas_semicolons_whitespace_and_dedupes() -> None:
-    assert pv.parse_user_ids("a, b;c\n d\ta ,") == ["a", "b", "c", "d"]
-    assert pv.parse_user_ids("") == []
+    assert sel.parse_user_ids("a, b;c\n d\ta ,") == ["a", "b", "c", "d"]
+    assert sel.parse_user_ids("") == []
     table = pd.DataFrame({C.user: ["a", "b"]})
-    assert pv.unmatched_ids(table, ["a", "x", "b", "y"]) == ["x", "y"]
+    assert sel.unmatched_ids(table, ["a", "x", "b", "y"]) == ["x", "y"]
 
 
 def test_activity_groups_hold_only_test_users_in_their_bucket(tiny: Split) -> None:
     # train interactions: u1 2 (0–4), u2 6 (5–19), u3 1 but not a test user
-    assert pv.activity_groups(tiny) == {"0–4": ["u1"], "5–19": ["u2"]}
+    assert sel.activity_groups(tiny) == {"0–4": ["u1"], "5–19": ["u2"]}
 
 
 def test_score_external_by_hand_with_a_missing_list_scoring_zero(tiny: Split) -> None:
     table = pd.DataFrame({C.user: ["u1", "u1"], C.item: ["a", "c"], C.score: [2.0, 1.0]})
     spec = RunSpec(dataset="x", model="most_popular", ks=[2], seed=1)
-    ext = pv.score_external(table, tiny, spec, "mine")
+    ext = cmp.score_external(table, tiny, spec, "mine")
     values = ext.metrics.set_index("metric")["value"]
     # u1: the one relevant item at rank 2 -> (1/log2 3) / 1; u2 has no list -> 0
     assert values["NDCG@2"] == pytest.approx((1 / np.log2(3)) / 2)
@@ -179,7 +182,7 @@ def test_score_external_by_hand_with_a_missing_list_scoring_zero(tiny: Split) ->
 def test_score_external_missing_columns_raise_input_error(tiny: Split) -> None:
     spec = RunSpec(dataset="x", model="most_popular", ks=[2])
     with pytest.raises(InputError, match="score"):
-        pv.score_external(pd.DataFrame({C.user: ["u1"], C.item: ["a"]}), tiny, spec, "mine")
+        cmp.score_external(pd.DataFrame({C.user: ["u1"], C.item: ["a"]}), tiny, spec, "mine")
 
 
 # --------------------------------------------------------------------------- with real runs
@@ -203,12 +206,12 @@ def test_run_split_recomputes_the_test_users_the_run_stored_lists_for(
     sqlite_store: Store, runs: dict[str, Run]
 ) -> None:
     run = runs["knn"]
-    parts = pv.run_split(sqlite_store, run)
+    parts = ctx.run_split(sqlite_store, run)
     recs = pv.run_recommendations(sqlite_store, run.id)
     assert set(recs[C.user]) == set(pv.held_out_users(parts))
     assert parts.test.n_interactions == run.summary["n_test"]
-    assert pv.split_key(run) == pv.split_key(runs["pop"]) != pv.split_key(runs["pop-seed"])
-    assert pv.stored_top_n([runs["pop"], runs["knn"]]) == 8
+    assert ctx.split_key(run) == ctx.split_key(runs["pop"]) != ctx.split_key(runs["pop-seed"])
+    assert sel.stored_top_n([runs["pop"], runs["knn"]]) == 8
 
 
 def test_run_recommendations_for_some_users_are_their_rows_of_the_whole_table(
@@ -216,7 +219,7 @@ def test_run_recommendations_for_some_users_are_their_rows_of_the_whole_table(
 ) -> None:
     run = runs["pop"]
     full = pv.run_recommendations(sqlite_store, run.id)
-    users = pv.held_out_users(pv.run_split(sqlite_store, run))[:3]
+    users = pv.held_out_users(ctx.run_split(sqlite_store, run))[:3]
     mine = pv.run_recommendations(sqlite_store, run.id, users=users[::-1])
     want = full[full[C.user].isin(users)].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine, want)
@@ -226,10 +229,10 @@ def test_run_recommendations_for_some_users_are_their_rows_of_the_whole_table(
 
 
 def test_protocol_notes_warn_on_mixed_protocols_and_splits_only(runs: dict[str, Run]) -> None:
-    assert pv.protocol_notes([runs["pop"], runs["knn"]]) == []
-    mixed = pv.protocol_notes([runs["pop"], runs["pop-s"]])
+    assert cmp.protocol_notes([runs["pop"], runs["knn"]]) == []
+    mixed = cmp.protocol_notes([runs["pop"], runs["pop-s"]])
     assert len(mixed) == 1 and "mix the full and the sampled" in mixed[0]
-    seeds = pv.protocol_notes([runs["pop"], runs["pop-seed"]])
+    seeds = cmp.protocol_notes([runs["pop"], runs["pop-seed"]])
     assert len(seeds) == 1 and "different splits" in seeds[0]
 
 
@@ -247,8 +250,8 @@ def test_protocol_notes_say_when_sampled_ranking_reorders_the_models(runs: dict[
         with_ndcg(runs["pop"], 0.5, "A", "sampled"),
         with_ndcg(runs["pop"], 0.6, "B", "sampled"),
     ]
-    assert not any("ranks the models differently" in n for n in pv.protocol_notes(full + same))
-    notes = pv.protocol_notes(full + flip)
+    assert not any("ranks the models differently" in n for n in cmp.protocol_notes(full + same))
+    notes = cmp.protocol_notes(full + flip)
     assert any("full A > B, sampled B > A" in n for n in notes)
 
 
@@ -256,5 +259,5 @@ def test_largest_segments_keep_the_biggest_in_original_order() -> None:
     rows = pd.DataFrame(
         {"segment": ["s1", "s2", "s3", "s1", "s2", "s3"], "n_users": [1, 5, 3, 1, 5, 3]}
     )
-    assert pv.largest_segments(rows, 2)["segment"].tolist() == ["s2", "s3", "s2", "s3"]
-    assert len(pv.largest_segments(rows, 3)) == 6
+    assert cmp.largest_segments(rows, 2)["segment"].tolist() == ["s2", "s3", "s2", "s3"]
+    assert len(cmp.largest_segments(rows, 3)) == 6

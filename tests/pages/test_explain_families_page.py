@@ -12,9 +12,9 @@ from db import Store
 from db.runs import Run, RunRepository
 from recsys_core.columns import Columns
 from recsys_core.data.samples import synthetic
-from recsys_core.explain import explain_run
 from recsys_core.export import export_table
 from recsys_core.jobs.analysis import display_label
+from recsys_core.jobs.context import explain_run
 from recsys_core.jobs.datasets import import_dataset
 from recsys_core.jobs.runs import load_model, parse_spec, train
 from recsys_core.models.registry import REGISTRY

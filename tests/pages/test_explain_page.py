@@ -13,11 +13,11 @@ from streamlit.testing.v1 import AppTest
 from db import Store
 from recsys_core.columns import Columns
 from recsys_core.data.samples import synthetic
-from recsys_core.explain import explain_run
 from recsys_core.export import export_table
 from recsys_core.jobs.analysis import display_label
+from recsys_core.jobs.context import explain_run, run_split
 from recsys_core.jobs.datasets import import_dataset
-from recsys_core.jobs.preview import held_out_users, run_split
+from recsys_core.jobs.preview import held_out_users
 from recsys_core.jobs.runs import load_model, parse_spec, train
 
 if TYPE_CHECKING:

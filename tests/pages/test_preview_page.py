@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from recsys_core.columns import Columns
 from recsys_core.jobs.analysis import display_label
-from recsys_core.jobs.preview import held_out_users, run_recommendations, run_split
+from recsys_core.jobs.context import run_split
+from recsys_core.jobs.preview import held_out_users, run_recommendations
 
 if TYPE_CHECKING:
     from tests.pages.conftest import Workspace
