@@ -199,3 +199,55 @@ class ExportTable(Base):
     score: Mapped[float] = mapped_column(Float)
     model: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ExperimentTable(Base):
+    """An imported online experiment: its analysis settings and where its log came from."""
+
+    __tablename__ = "experiments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[list[Any]] = mapped_column(default=list)
+    pre: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    n_users: Mapped[int] = mapped_column(Integer)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExperimentVariantTable(Base):
+    """A variant of an experiment, optionally linked to the offline run it shipped."""
+
+    __tablename__ = "experiment_variants"
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    variant: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n_users: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+
+
+class ExperimentUserTable(Base):
+    """Per-user assignment of an experiment (the log summed per user)."""
+
+    __tablename__ = "experiment_users"
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    variant: Mapped[str] = mapped_column(String(200))
+    assigned_at: Mapped[float | None] = mapped_column(Float)
+
+
+class ExperimentValueTable(Base):
+    """Per-user totals of each outcome and pre-period column (long format)."""
+
+    __tablename__ = "experiment_values"
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
