@@ -117,11 +117,12 @@ def cmd_train(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
 def _finish(store: Store, spec: RunSpec) -> dict[str, Any]:
     from recsys_core.jobs import runs as jobs
+    from recsys_core.jobs.summary import run_summary
 
     run = jobs.train(store, spec)
     if run.status != "done":
         raise InputError(f"Run {run.id} {run.status}: {run.error}")
-    metrics = run.summary.get("metrics", {})
+    metrics = run_summary(run).metrics
     text = f"Run {run.id} ({run.label}) done\n" + "\n".join(
         f"  {k:<14} {v:.4f}" for k, v in metrics.items()
     )
@@ -153,13 +154,14 @@ def cmd_rerank(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
 def cmd_runs(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     from db.runs import RunRepository
+    from recsys_core.jobs.summary import run_summary
 
     with store.session() as s:
         runs = RunRepository(s).all()
     rows = [
         {"id": r.id, "label": r.label, "model": r.model, "status": r.status,
          "dataset_id": r.dataset_id, "created_at": r.created_at.isoformat(),
-         "ndcg@10": r.summary.get("metrics", {}).get("NDCG@10")}
+         "ndcg@10": run_summary(r).metric("NDCG@10")}
         for r in runs
     ]  # fmt: skip
     text = "\n".join(

@@ -67,6 +67,7 @@ def _overrides(ranges: list[str] | None, choices: list[str] | None) -> dict[str,
 
 def cmd_tune(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     from recsys_core.jobs import runs as jobs
+    from recsys_core.jobs.summary import run_summary
     from recsys_core.splitting.configs import parse_split_config
     from recsys_core.tuning import best_run_spec, parse_tune_spec, tune
 
@@ -106,7 +107,7 @@ def cmd_tune(args: argparse.Namespace, store: Store) -> dict[str, Any]:
         if run.status != "done":
             raise InputError(f"Run {run.id} of the best config {run.status}: {run.error}")
         out["run_id"] = run.id
-        out["run_metrics"] = run.summary.get("metrics", {})
+        out["run_metrics"] = run_summary(run).metrics
         lines.append(f"Run {run.id} ({run.label}) done: test {result.metric} "
                      f"{out['run_metrics'].get(result.metric, float('nan')):.4f}")  # fmt: skip
     out["_text"] = "\n".join(lines)
