@@ -1,0 +1,56 @@
+"""Every phase of a run reports progress, and no label ends in a bare "stage:"."""
+
+from __future__ import annotations
+
+import pytest
+
+from db import Store
+from db.runs import RunRepository
+from recsys_core.data.samples import synthetic
+from recsys_core.jobs import runs as jobs
+from recsys_core.jobs.datasets import import_dataset
+from recsys_core.jobs.runs import progress_label
+
+PHASES = ["loading", "splitting", "fitting", "recommending", "evaluating", "intervals",
+          "segments", "explaining", "reporting", "saving"]  # fmt: skip
+
+
+class _Recording(jobs._Reporter):
+    """The run's own reporter, also keeping every call (before the twice-a-second filter)."""
+
+    def __init__(self, store: Store, run_id: int) -> None:
+        super().__init__(store, run_id)
+        self.calls: list[tuple[str, int, int, str]] = []
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        self.calls.append((self.stage, done, total, progress_label(self.stage, message)))
+        super().__call__(done, total, message)
+
+
+@pytest.mark.parametrize(
+    ("stage", "message", "label"),
+    [
+        ("loading", "", "loading"),
+        ("fitting", "epoch 2", "fitting: epoch 2"),
+        ("", "x", "x"),
+        (" saving ", " ", "saving"),
+    ],
+)
+def test_progress_label_never_ends_in_a_bare_colon(stage: str, message: str, label: str) -> None:
+    assert progress_label(stage, message) == label
+
+
+def test_every_phase_reports_and_batches_report_as_they_finish(store: Store) -> None:
+    import_dataset(store, "syn", synthetic(150, 80, 4000, seed=2))
+    spec = jobs.parse_spec({"dataset": "syn", "model": "item_knn", "ks": [5, 10]})
+    run = jobs.submit(store, spec)
+    with store.session() as s:
+        RunRepository(s).start(run.id, "test")
+    reporter = _Recording(store, run.id)
+    result = jobs._compute(store, run, reporter)
+    stages = list(dict.fromkeys(stage for stage, *_ in reporter.calls))
+    assert stages == PHASES
+    assert not [label for *_, label in reporter.calls if label.endswith(":")]
+    ticks = [(d, t) for stage, d, t, _ in reporter.calls if stage == "recommending" and d]
+    assert ticks and ticks[-1][0] == ticks[-1][1] == len(result.per_user)
+    assert len([c for c in reporter.calls if c[0] == "intervals"]) > len(result.metrics) // 2
