@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from db.bulk import bulk_insert, bulk_select
+from db.engine import Store, StoreError
 from db.schema import (
     RecommendationTable,
     RunMetricTable,
@@ -90,8 +94,40 @@ def stale_after() -> timedelta:
     return timedelta(seconds=float(os.environ.get(STALE_ENV) or 60))
 
 
+def beat_every_s() -> float:
+    """Seconds between heartbeats: 5, or a quarter of the stale timeout when that is shorter."""
+    return min(5.0, stale_after().total_seconds() / 4)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+@contextmanager
+def run_heartbeat(store: Store, run_id: int) -> Iterator[None]:
+    """Beat for a run from a thread while the caller computes it in the foreground.
+
+    For runs no worker holds (``recsys train`` runs inline): progress reports beat too, but a
+    long step without any (a big fit, the evaluation) would otherwise make every reader see
+    the run as orphaned.
+    """
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(beat_every_s()):
+            try:
+                with store.session() as s:
+                    RunRepository(s).progress_beat(run_id)
+            except StoreError as exc:  # one missed beat is no reason to stop beating
+                logging.getLogger(__name__).warning("Run %s missed a heartbeat: %s", run_id, exc)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-run-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _utc(moment: datetime | None) -> datetime | None:

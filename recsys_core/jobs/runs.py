@@ -15,7 +15,7 @@ import pandas as pd
 
 from db import Store
 from db.engine import default_home
-from db.runs import CANCELLED, DONE, Run, RunRepository
+from db.runs import CANCELLED, DONE, Run, RunRepository, run_heartbeat
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError, RecsysError
@@ -70,7 +70,9 @@ def submit(store: Store, spec: RunSpec) -> Run:
 
 def train(store: Store, spec: RunSpec, *, worker: str = "inline") -> Run:
     """Submit and execute at once (the CLI's synchronous ``recsys train``)."""
-    return execute(store, submit(store, spec).id, worker=worker)
+    run = submit(store, spec)
+    with run_heartbeat(store, run.id):  # no worker beats for it: readers must see it alive
+        return execute(store, run.id, worker=worker)
 
 
 def execute(store: Store, run_id: int, *, worker: str = "inline") -> Run:

@@ -29,17 +29,12 @@ from types import FrameType
 
 from db import Store
 from db.engine import StoreError, default_home
-from db.runs import Run, RunRepository, stale_after
+from db.runs import Run, RunRepository, beat_every_s
 from recsys_core.errors import InputError
 from recsys_core.jobs.runs import execute
 
 IDLE_SLEEP_S = 1.0
 log = logging.getLogger(__name__)
-
-
-def beat_every_s() -> float:
-    """Seconds between heartbeats: 5, or a quarter of the stale timeout when that is shorter."""
-    return min(5.0, stale_after().total_seconds() / 4)
 
 
 class WorkerStopped(BaseException):

@@ -11,6 +11,10 @@ from sqlalchemy import text
 
 from db import Store
 from db.runs import RunRepository
+from recsys_core.data.samples import synthetic
+from recsys_core.jobs import runs as jobs
+from recsys_core.jobs.analysis import list_runs
+from recsys_core.jobs.datasets import import_dataset
 from recsys_core.jobs.worker import _beat, run_worker
 
 
@@ -59,3 +63,30 @@ def test_a_worker_leaves_no_row_and_no_thread_error(store: Store, thread_errors:
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM workers")).scalar_one() == 0
     assert thread_errors == []
+
+
+def test_an_inline_run_never_reads_as_orphaned(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`recsys train` has no worker beating for it; its own heartbeat keeps it alive."""
+    # stale after 0.4 s, beats every 0.1 s; progress alone is written at most every 0.5 s
+    monkeypatch.setenv("RECSYS_RUN_STALE_S", "0.4")
+    import_dataset(store, "syn", synthetic(300, 150, 9000, seed=5))
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.update(r.status for r in list_runs(store))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    spec = {"dataset": "syn", "model": "bpr", "params": {"epochs": 200}, "ks": [5]}
+    try:
+        run = jobs.train(store, jobs.parse_spec(spec))
+    finally:
+        done.set()
+        watcher.join()
+    assert run.status == "done", run.error
+    assert "running" in seen and "failed" not in seen
