@@ -33,7 +33,11 @@ from recsys_core.features._limits import (
 #: JPEGs are decoded at the smallest 1/2, 1/4 or 1/8 scale still this large on each side.
 DRAFT = 448
 _HEAD = 64 * 1024  # bytes read to find an image's size; more only if the header is longer
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
+#: What zipfile and zlib raise for a damaged, encrypted or exotic entry (ValueError: a
+#: header offset pointing outside the file).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError, OSError
+)  # fmt: skip
 _CENTRAL_ENTRY = b"PK\x01\x02"
 
 
@@ -47,7 +51,7 @@ class Entry:
 
 
 class DecodeError(Exception):
-    """A file that the decoder could not read as an image."""
+    """A file that could not be extracted or decoded; the message says which, for the page."""
 
 
 def open_zip(data: bytes) -> zipfile.ZipFile:
@@ -59,7 +63,7 @@ def open_zip(data: bytes) -> zipfile.ZipFile:
         raise _too_many(data.count(_CENTRAL_ENTRY))
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+    except _ZIP_ERRORS as exc:
         raise InputError(
             f"The upload is not a ZIP file ({exc}): zip the images and upload again."
         ) from None
@@ -88,7 +92,9 @@ def survey(archive: zipfile.ZipFile, known: set[str]) -> tuple[list[Entry], list
     taken: dict[str, str] = {}
     for info in sorted(archive.infolist(), key=lambda i: i.filename):
         path = PurePosixPath(info.filename)
-        if info.is_dir() or path.name.startswith(".") or "__MACOSX" in path.parts:
+        # not ZipInfo.is_dir(): it fails on an empty name (a NUL-led name reads as "")
+        folder = not info.filename or info.filename.endswith("/")
+        if folder or path.name.startswith(".") or "__MACOSX" in path.parts:
             continue
         item = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
         problem = _entry_problem(info, item, known, taken)
@@ -123,19 +129,25 @@ def _header_pixels(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int
     if importlib.util.find_spec("PIL") is None:
         return 0, None  # the TensorFlow decoder: checked after decoding instead
     try:
-        with archive.open(info) as fp:
-            head = fp.read(_HEAD)
-            size = _pillow_size(head)
-            if size is None and len(head) == _HEAD:  # a long header (EXIF, ICC): read it all
-                size = _pillow_size(head + fp.read())
-    except _ZIP_ERRORS as exc:
-        return 0, f"cannot be extracted ({exc})"
+        head = _extract(archive, info, _HEAD)
+        size = _pillow_size(head)
+        if size is None and len(head) == _HEAD:  # a long header (EXIF, ICC): read it all
+            size = _pillow_size(_extract(archive, info))
     except DecodeError as exc:
-        return 0, f"not a readable image ({exc})"
+        return 0, str(exc)
     if size is None:
         return 0, "not a readable image (its size cannot be read)"
     check_pixels(info.filename, *size)
     return size[0] * size[1], None
+
+
+def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int = -1) -> bytes:
+    """The entry's bytes (at most ``limit``); inflating never exceeds its declared size."""
+    try:
+        with archive.open(info) as fp:
+            return fp.read(limit)
+    except _ZIP_ERRORS as exc:  # a damaged archive fails in zipfile or zlib
+        raise DecodeError(f"cannot be extracted ({exc})") from None
 
 
 def _pillow_size(raw: bytes) -> tuple[int, int] | None:
@@ -152,7 +164,7 @@ def _pillow_size(raw: bytes) -> tuple[int, int] | None:
     except Image.DecompressionBombError as exc:
         raise InputError(f"{exc} Resize the image; Pillow refuses to decode it.") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise DecodeError(str(exc) or type(exc).__name__) from None
+        raise DecodeError(f"not a readable image ({exc or type(exc).__name__})") from None
 
 
 def check_pixels(name: str, width: int, height: int) -> None:
@@ -184,13 +196,9 @@ def _check_totals(entries: list[Entry]) -> None:
 def decode_entry(archive: zipfile.ZipFile, entry: Entry) -> tuple[np.ndarray | None, str | None]:
     """The ``[h, w, 3]`` uint8 pixels of one surveyed file, or why it cannot be read."""
     try:
-        raw = archive.read(entry.info)
-    except _ZIP_ERRORS as exc:
-        return None, f"cannot be extracted ({exc})"
-    try:
-        array = decoder()(raw)
+        array = decoder()(_extract(archive, entry.info))
     except DecodeError as exc:
-        return None, f"not a readable image ({exc})"
+        return None, str(exc)
     if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
         return None, "not a readable image (no pixels)"
     check_pixels(entry.info.filename, array.shape[1], array.shape[0])
@@ -215,7 +223,7 @@ def decode_pillow(raw: bytes) -> np.ndarray:
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
         if isinstance(exc, InputError):
             raise
-        raise DecodeError(str(exc) or type(exc).__name__) from None
+        raise DecodeError(f"not a readable image ({exc or type(exc).__name__})") from None
 
 
 def decode_tensorflow(raw: bytes) -> np.ndarray:
@@ -224,5 +232,5 @@ def decode_tensorflow(raw: bytes) -> np.ndarray:
     try:
         image = tf.io.decode_image(raw, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as exc:
-        raise DecodeError(exc.message.split("\n")[0]) from None
+        raise DecodeError(f"not a readable image ({exc.message.splitlines()[0]})") from None
     return np.asarray(image.numpy(), dtype=np.uint8)

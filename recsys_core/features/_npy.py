@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -24,7 +25,11 @@ from recsys_core.features._limits import MB, VECTOR_MB, ZIP_ENTRIES
 
 #: dtype kinds an array or a field may hold: integers, floats, and text (for ids).
 _KINDS = "iufUS"
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
+#: What zipfile and zlib raise for a damaged, encrypted or exotic member.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError, OSError
+)  # fmt: skip
+_HEADER_BYTES = 16 + 10_000  # magic, length and numpy's largest accepted header
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,8 @@ def read_header(fp: IO[bytes], label: str) -> Header:
             )
     except InputError:
         raise
-    except (ValueError, EOFError) as exc:
+    except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as exc:
+        # numpy parses the header as a Python literal: a damaged one fails in its tokenizer
         raise InputError(f"{label}: not a readable NPY array ({exc}).") from None
     if any(d < 0 for d in shape):
         raise InputError(f"{label}: the NPY header has a negative dimension {shape}.")
@@ -122,7 +128,7 @@ def npz_headers(archive: zipfile.ZipFile, name: str) -> dict[str, tuple[zipfile.
     The members' declared sizes are summed and checked before anything is decompressed; then
     only each header (a few hundred bytes) is inflated.
     """
-    infos = [i for i in archive.infolist() if not i.is_dir()]
+    infos = [i for i in archive.infolist() if not i.filename.endswith("/")]  # is_dir() fails on ""
     if len(infos) > ZIP_ENTRIES.value():
         raise InputError(f"{name}: holds {len(infos):,} arrays, over {ZIP_ENTRIES.describe()}.")
     total = sum(i.file_size for i in infos)
@@ -135,11 +141,7 @@ def npz_headers(archive: zipfile.ZipFile, name: str) -> dict[str, tuple[zipfile.
     for info in infos:
         key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
         label = f"{name}: array {key!r}"
-        try:
-            with archive.open(info) as fp:
-                header = read_header(fp, label)
-        except _ZIP_ERRORS as exc:
-            raise InputError(f"{label} cannot be extracted ({exc}).") from None
+        header = read_header(io.BytesIO(_extract(archive, info, label, _HEADER_BYTES)), label)
         check_size(header, info.file_size - header.offset, label)
         out[key] = (info, header)
     return out
@@ -149,11 +151,16 @@ def npz_array(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, header: Header, label: str
 ) -> np.ndarray:
     """One member's array (its size was checked by ``npz_headers``)."""
-    try:
-        with archive.open(info) as fp:
-            buffer = fp.read()
-    except _ZIP_ERRORS as exc:
-        raise InputError(f"{label} cannot be extracted ({exc}).") from None
+    buffer = _extract(archive, info, label)
     if len(buffer) != header.offset + header.nbytes:
         raise InputError(f"{label} is damaged (its size does not match its header).")
     return _array(buffer[header.offset :], header)
+
+
+def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, limit: int = -1) -> bytes:
+    """A member's bytes (at most ``limit``); inflating never exceeds its declared size."""
+    try:
+        with archive.open(info) as fp:
+            return fp.read(limit)
+    except _ZIP_ERRORS as exc:  # a damaged archive fails in zipfile or zlib
+        raise InputError(f"{label} cannot be extracted ({exc}).") from None

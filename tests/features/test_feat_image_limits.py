@@ -133,3 +133,16 @@ def test_images_are_decoded_one_at_a_time_and_batches_keep_every_vector():
     enc, peak = _peak_mb(lambda: encode_image_zip(data, [str(i) for i in range(6)]))
     assert len(enc.vectors) == 6
     assert peak < 45, peak
+
+
+def test_damaged_directories_found_by_the_fuzz_suite_are_reported_not_raised():
+    """A NUL-led entry name (read back as "") and offsets shifted by a missing first byte."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("\x00"), b"abc")
+        zf.writestr("a.png", _image(np.zeros((4, 4, 3), np.uint8)))
+    named_nul = buf.getvalue()
+    assert encode_image_zip(named_nul, ["a"]).vectors.index.tolist() == ["a"]
+    shifted = _zip({"a.png": _image(np.zeros((4, 4, 3), np.uint8))})[1:]
+    enc = encode_image_zip(shifted, ["a"])
+    assert enc.vectors.empty and enc.problems[0].startswith("a.png: cannot be extracted")

@@ -137,3 +137,15 @@ def test_npz_that_is_not_a_zip_or_has_a_broken_member():
         zf.writestr("ids.npy", b"not an array")
     with pytest.raises(InputError, match="array 'ids': not a readable NPY array"):
         read_item_vectors(buf.getvalue(), "v.npz")
+
+
+def test_npy_header_that_numpy_cannot_tokenize_is_an_input_error():
+    """Found by the fuzz suite: numpy raises SyntaxError or TokenError, not ValueError."""
+    data = bytearray(npy_bytes(np.ones((2, 3))))
+    data[8], data[10] = 0x2C ^ data[8], 0x2C ^ data[10]
+    with pytest.raises(InputError, match="not a readable NPY array"):
+        read_item_vectors(bytes(data), "v.npy")
+    nul = bytearray(npy_bytes(np.ones((2, 3))))
+    nul[20] = 0
+    with pytest.raises(InputError, match="not a readable NPY array"):
+        read_item_vectors(bytes(nul), "v.npy")
