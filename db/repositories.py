@@ -191,7 +191,11 @@ class DatasetRepository:
 
     # ---------------------------------------------------------------- interactions
     def write_interactions(self, version_id: int, data: InteractionArrays) -> int:
+        """Write a version's rows; values must be finite (SQLite would keep an infinity that
+        PostgreSQL's COPY turns into 'inf': the backends must store the same)."""
         n = len(data.user_code)
+        if not np.isfinite(data.value).all():
+            raise ValueError("interaction values must be finite numbers")
         return bulk_insert(
             self.s,
             InteractionTable.__tablename__,
@@ -230,7 +234,17 @@ class DatasetRepository:
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, default=_plain)
+    """Strict JSON text both backends accept: no NaN/Infinity (not JSON; SQLite would keep
+    them, PostgreSQL refuses them) and no NUL (PostgreSQL's jsonb cannot hold \\u0000).
+
+    Callers validate first; these errors only guard the store against a missed check.
+    """
+    if value is None:
+        return None
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=_plain)
+    if "\\u0000" in text.replace("\\\\", ""):
+        raise ValueError("an attribute holds a NUL character, which the store cannot keep")
+    return text
 
 
 def _plain(value: Any) -> Any:

@@ -77,17 +77,18 @@ def _read(path: Path) -> Any:
 
 def cmd_import(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     from recsys_core.data.mapping import (
-        apply_overrides,
         infer_item_mapping,
         infer_mapping,
         infer_user_mapping,
         parse_event_weights,
     )
     from recsys_core.data.validate import validate
+    from recsys_core.jobs.datasets import check_dataset_name
 
+    check_dataset_name(args.name)  # before reading files: a bad name needs no parsing to refuse
     overrides = parse_pairs(args.map, "--map")
     raw = _read(args.interactions)
-    mapping = apply_overrides(infer_mapping(raw.frame), overrides, columns=list(raw.frame.columns))
+    mapping = infer_mapping(raw.frame, overrides)  # --map applies before inference can fail
     if args.feedback:
         mapping = mapping.model_copy(update={"feedback": args.feedback})
     if args.event_weights:
@@ -117,6 +118,7 @@ def _import(
 ) -> dict[str, Any]:
     from recsys_core.jobs import datasets as jobs
 
+    data.report.raise_if_errors()  # a refusal is one message, without the warnings
     for w in data.report.warnings:
         print(f"warning: {w.message}", file=sys.stderr)
     result = jobs.import_dataset(store, name, data, source=source, pseudonymise_users=pseudonymise)
@@ -169,7 +171,8 @@ def cmd_datasets(args: argparse.Namespace, store: Store) -> dict[str, Any]:
             }
         )
     text = "\n".join(
-        f"{r['name']}\tv{r['versions']}\t{r['users']:,} users\t{r['items']:,} items\t"
+        f"{jobs.printable_name(str(r['name']))}\tv{r['versions']}\t{r['users']:,} users\t"
+        f"{r['items']:,} items\t"
         f"{r['interactions']:,} interactions\t{r['feedback']}"
         for r in rows
     )

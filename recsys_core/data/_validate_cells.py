@@ -32,6 +32,14 @@ FORMAT_NAMES: Final = {
     ISO: "ISO-8601 dates",
 }
 _UNITS: Final = ((SECONDS, 1e11, 1), (MILLIS, 1e14, 10**3), (MICROS, 1e17, 10**6))
+#: Largest magnitude a number may have: values are stored and computed as 32-bit floats
+#: (ratings, weights, feature blocks), where anything larger becomes infinite.
+FLOAT32_MAX: Final = float(np.finfo(np.float32).max)
+#: Times outside [1900-01-01, 2200-01-01) are refused: they come from a wrong unit or a typo
+#: (-99999999999 would be the year -1199) and would skew time splits and recency.
+TS_MIN: Final = -2_208_988_800
+TS_MAX: Final = 7_258_118_400
+TS_RANGE_TEXT: Final = "before 1900-01-01 or from 2200-01-01 on"
 
 
 def _mask(values: pd.Series) -> np.ndarray:
@@ -96,12 +104,17 @@ def parse_ids(column: pd.Series) -> Ids:
 
 @dataclass(frozen=True, eq=False)
 class Numbers:
-    """Parsed number cells: values (NaN where missing or bad) and the kinds of failure."""
+    """Parsed number cells: values (NaN where missing or bad) and the kinds of failure.
+
+    ``overflow`` marks well-formed numbers beyond ±FLOAT32_MAX (1e400 parses as infinity,
+    1e39 becomes infinite as a 32-bit float); they are not ``bad``, so messages can say why.
+    """
 
     values: np.ndarray
     missing: np.ndarray
     bad: np.ndarray
     decimal_comma: np.ndarray
+    overflow: np.ndarray
 
 
 def parse_numbers(column: pd.Series) -> Numbers:
@@ -122,7 +135,10 @@ def parse_numbers(column: pd.Series) -> Numbers:
         empty = _mask(sub == "") | null_like(sub)
         missing[rest], bad[rest] = empty, ~empty
         comma[rest] = ~empty & _mask(sub.str.fullmatch(DECIMAL_COMMA))
-    return Numbers(values, missing, bad, comma)
+    overflow = ok & ~(np.abs(values) <= FLOAT32_MAX)
+    if overflow.any():
+        values = np.where(overflow, np.nan, values)  # pyarrow may hand out read-only arrays
+    return Numbers(values, missing, bad, comma, overflow)
 
 
 @dataclass(frozen=True, eq=False)

@@ -69,11 +69,28 @@ def check_interactions(
         found.append(problem)
         bad |= is_test.isna().to_numpy()
         columns[Columns.split] = is_test.fillna(False).to_numpy(dtype=bool)
+    found.append(_weight_overflow(raw, mapping, weights, bad))
+    bad |= ~(np.abs(weights) <= cells.FLOAT32_MAX)
     columns[Columns.rating if feedback == "explicit" else Columns.weight] = weights
     keep = ~bad
     frame = pd.DataFrame({k: _take(v, keep) for k, v in columns.items()})
     order = [c for c in (*Columns.interaction_roles, Columns.weight) if c in frame.columns]
     return Checked(frame[order], np.flatnonzero(keep), [p for p in found if p is not None])
+
+
+def _weight_overflow(
+    raw: RawTable, mapping: ColumnMapping, weights: np.ndarray, bad: np.ndarray
+) -> Problem | None:
+    """Rating x event weight beyond the 32-bit float range the store keeps."""
+    column = mapping.event or mapping.rating or ""
+    with np.errstate(invalid="ignore"):
+        over = ~bad & ~(np.abs(weights) <= cells.FLOAT32_MAX)
+    return rows_problem(
+        "weight_overflow", "error", raw, column, over, raw.frame[column] if column else
+        pd.Series([""] * len(weights)),
+        f"a weight beyond ±{cells.FLOAT32_MAX:.1e} (rating times event weight)",
+        "Use smaller event weights or ratings; weights are stored as 32-bit floats.",
+    )  # fmt: skip
 
 
 def _take(values: object, keep: np.ndarray) -> object:
@@ -132,6 +149,7 @@ def _values(
     if bounds is not None:
         with np.errstate(invalid="ignore"):
             out = (nums.values < bounds[0]) | (nums.values > bounds[1])
+    out &= ~nums.overflow
     problems = [
         rows_problem("missing_rating", "error", raw, column, nums.missing, cell,
                      "an empty rating", "Fill in the ratings or delete those rows."),
@@ -140,8 +158,12 @@ def _values(
         rows_problem("out_of_range", "error", raw, column, out, cell,
                      f"a rating outside {bounds[0]:g} to {bounds[1]:g}" if bounds else "",
                      "Correct those ratings, or widen rating_range if the scale is larger."),
+        rows_problem("rating_overflow", "error", raw, column, nums.overflow, cell,
+                     f"a rating beyond ±{cells.FLOAT32_MAX:.1e}",
+                     "Ratings are stored as 32-bit floats, where such numbers become infinite; "
+                     "correct those ratings or delete the rows."),
     ]  # fmt: skip
-    return nums.values, problems, nums.missing | nums.bad | out
+    return nums.values, problems, nums.missing | nums.bad | out | nums.overflow
 
 
 def _timestamps(
@@ -150,7 +172,9 @@ def _timestamps(
     cell = raw.frame[column]
     ts = cells.parse_timestamps(cell)
     missing, unparsable = ts.kind == cells.MISSING, ts.kind == cells.BAD
-    valid = ~(missing | unparsable)
+    parsed = ~(missing | unparsable)
+    outside = parsed & ((ts.seconds < cells.TS_MIN) | (ts.seconds >= cells.TS_MAX))
+    valid = parsed & ~outside
     limit = int(now.timestamp())
     problems = [
         rows_problem("missing_timestamp", "error", raw, column, missing, cell,
@@ -160,12 +184,16 @@ def _timestamps(
                      "a time that is not Unix seconds, Unix milliseconds or ISO-8601",
                      "Write times as Unix seconds (964982703) or ISO-8601 "
                      "(2000-07-30 or 2000-07-30T18:45:03Z)."),
+        rows_problem("timestamp_out_of_range", "error", raw, column, outside, cell,
+                     f"a time {cells.TS_RANGE_TEXT}",
+                     "Such times come from a wrong unit or a typo; correct them (Unix seconds "
+                     "such as 964982703, or ISO-8601 such as 2000-07-30) or delete the rows."),
         _mixed_formats(raw, column, ts.kind, cell),
         rows_problem("future_timestamp", "warning", raw, column, valid & (ts.seconds > limit),
                      cell, f"a time after {now:%Y-%m-%d %H:%M} UTC",
                      "The rows are kept; check the exporting system's clock and time zone."),
     ]  # fmt: skip
-    return ts.seconds, problems, missing | unparsable
+    return ts.seconds, problems, missing | unparsable | outside
 
 
 def _mixed_formats(raw: RawTable, column: str, kind: np.ndarray, cell: pd.Series) -> Problem | None:
@@ -199,7 +227,8 @@ def _events(
     table = np.array([weights.get(str(k), 1.0) for k in kinds] + [1.0])
     problems: list[Problem | None] = [
         rows_problem("missing_event", "error", raw, column, rejected, cell,
-                     "an empty event type", "Fill in the event types or delete those rows."),
+                     "an empty event type (or one holding control characters)",
+                     "Fill in the event types or delete those rows."),
         rows_problem("formula_cells", "warning", raw, column,
                      cells.formula_cells(cell) & ids.valid, cell, FORMULA_WHAT, FORMULA_FIX),
     ]  # fmt: skip

@@ -85,6 +85,11 @@ def _attribute(
         _missing_attribute(raw, name, kind, missing, cell),
         rows_problem("formula_cells", "warning", raw, name, cells.formula_cells(cell) & ~missing,
                      cell, FORMULA_WHAT, FORMULA_FIX),
+        rows_problem("nul_character", "error", raw, name,
+                     _mask(stripped.str.contains("\x00", regex=False).fillna(False)), cell,
+                     "a NUL character (\\x00)",
+                     "Neither SQLite nor PostgreSQL text can hold it; remove it from those "
+                     "values (it usually comes from a binary export) and import again."),
     ]  # fmt: skip
     if kind == "multi_valued":
         return split_multi(stripped, separator), found
@@ -103,6 +108,10 @@ def _numeric_attribute(
         _missing_attribute(raw, name, "numeric", nums.missing, cell),
         rows_problem("bad_number", "error", raw, name, nums.bad, cell,
                      "a value that is not a number", fix),
+        rows_problem("number_overflow", "error", raw, name, nums.overflow, cell,
+                     f"a number beyond ±{cells.FLOAT32_MAX:.1e}",
+                     "Models compute features as 32-bit floats, where such numbers become "
+                     "infinite; correct them, or map the column as categorical or text."),
     ]  # fmt: skip
     return nums.values, found
 

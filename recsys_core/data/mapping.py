@@ -50,6 +50,8 @@ _IMPLICIT_STRENGTH: Final = ("playcount", "plays", "count", "clicks", "quantity"
 _CODE_NAME = re.compile(r"(zip|postal|postcode|code|id)$")
 _NUMBER = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
 _INFER_ROWS: Final = 10_000
+#: Largest event weight: weights times ratings must stay finite as 32-bit floats.
+_MAX_WEIGHT: Final = 1e6
 
 
 class ColumnMapping(BaseModel):
@@ -158,45 +160,73 @@ def _find(columns: list[str], role: str, taken: set[str]) -> str | None:
     return next((c for s in _STEMS[role] for c in free if s in _norm(c)), None)
 
 
-def infer_mapping(frame: pd.DataFrame) -> ColumnMapping:
+def infer_mapping(frame: pd.DataFrame, overrides: Mapping[str, str] | None = None) -> ColumnMapping:
     """Guess the roles of a behaviour file's columns from their names.
 
     A strength column named like a count (plays, clicks, quantity) becomes the rating role
     with implicit feedback, since such numbers are not ratings.
 
+    Args:
+        frame: the behaviour file's cells.
+        overrides: ``--map ROLE=COLUMN`` pairs (see :func:`apply_overrides`). They are
+            applied before the check for user and item columns, so they can name columns
+            whose names mean nothing to inference; their columns are not guessed for others.
+
     Raises:
-        InputError: no user or no item column could be recognised.
+        InputError: no user or no item column could be recognised (nor was given).
     """
     columns = [str(c) for c in frame.columns]
-    taken: set[str] = set()
+    given = {_role_key(r): c.strip() for r, c in (overrides or {}).items()}
+    found = _guess_roles(columns, taken={c for c in given.values() if c})
+    feedback = found.pop("feedback")
+    missing = [role for role in ("user", "item") if not (given.get(role) or found[role])]
+    if missing:
+        flags = " ".join(f"--map {r}=COLUMN" for r in missing)
+        raise InputError(
+            f"Could not tell which column holds the {' and the '.join(missing)} id; the file's "
+            f"columns are {shown_names(columns)}. Pick the columns on the import page, or pass "
+            f"{flags} on the command line."
+        )
+    guessed = ColumnMapping.model_construct(
+        user=found["user"],
+        item=found["item"],
+        rating=found["rating"],
+        timestamp=found["timestamp"],
+        event=found["event"],
+        split=found["split"],
+        event_weights={},
+        feedback=feedback,
+        rating_range=None,
+    )
+    rating_given = "rating" in given
+    mapping = apply_overrides(guessed, overrides or {}, columns=columns)
+    if rating_given and feedback == "implicit":  # the guessed count column was replaced
+        mapping = mapping.model_copy(update={"feedback": None})
+    return mapping
+
+
+def _guess_roles(columns: list[str], taken: set[str]) -> dict[str, str | None]:
+    """Columns for every role by name (None where nothing fits), and "feedback"."""
+    taken = set(taken)
     found: dict[str, str | None] = {}
     for role in ROLES:
         found[role] = _find(columns, role, taken)
         if found[role]:
             taken.add(str(found[role]))
-    feedback: Literal["implicit"] | None = None
+    found["feedback"] = None
     if found["rating"] is None:
         strength = next(
             (c for c in columns if c not in taken and _norm(c) in _IMPLICIT_STRENGTH), None
         )
-        found["rating"], feedback = strength, "implicit" if strength else None
-    missing = [role for role in ("user", "item") if not found[role]]
-    if missing:
-        flags = " ".join(f"--map {r}=COLUMN" for r in missing)
-        raise InputError(
-            f"Could not tell which column holds the {' and the '.join(missing)} id; the file's "
-            f"columns are {columns}. Pick the columns on the import page, or pass {flags} "
-            "on the command line."
-        )
-    return ColumnMapping(
-        user=str(found["user"]),
-        item=str(found["item"]),
-        rating=found["rating"],
-        timestamp=found["timestamp"],
-        event=found["event"],
-        split=found["split"],
-        feedback=feedback,
-    )
+        found["rating"], found["feedback"] = strength, "implicit" if strength else None
+    return found
+
+
+def shown_names(names: list[str], limit: int = 20) -> str:
+    """A list of column names for messages, cut after ``limit`` names."""
+    if len(names) <= limit:
+        return str(names)
+    return f"{names[:limit]} (and {len(names) - limit:,} more)"
 
 
 def infer_item_mapping(frame: pd.DataFrame, separator: str = "|") -> ItemMapping:
@@ -285,7 +315,8 @@ def apply_overrides(
             raise InputError(f"--map {role}= needs a column: the {key} id cannot be unmapped.")
         if value is not None and known is not None and value not in known:
             raise InputError(
-                f"--map {role}={column}: there is no column {value!r}; the columns are {known}."
+                f"--map {role}={column}: there is no column {value!r}; the columns are "
+                f"{shown_names(known)}."
             )
         update[key] = value
     data = mapping.model_dump()
@@ -315,14 +346,14 @@ def check_mapping(mapping: ColumnMapping, columns: Iterable[str], source: str) -
         if not getattr(mapping, role):
             raise InputError(
                 f"{source}: no {role} column is mapped; pick the column holding the {role} id "
-                f"(columns: {known})."
+                f"(columns: {shown_names(known)})."
             )
     roles = mapping.roles()
     for role, column in roles.items():
         if column not in known:
             raise InputError(
                 f"{source}: the {role} column {column!r} is not in the file; "
-                f"the columns are {known}."
+                f"the columns are {shown_names(known)}."
             )
     seen: dict[str, str] = {}
     for role, column in roles.items():
@@ -351,7 +382,7 @@ def check_side_mapping(
         if column not in known:
             raise InputError(
                 f"{source}: the {kind} column {column!r} is not in the file; "
-                f"the columns are {known}."
+                f"the columns are {shown_names(known)}."
             )
     seen: dict[str, str] = {}
     for kind, column in named:
@@ -375,9 +406,10 @@ def parse_event_weights(text: str) -> dict[str, float]:
             weight = float(value)
         except ValueError:
             weight = float("nan")
-        if not sep or not name.strip() or not weight >= 0:
+        if not sep or not name.strip() or not 0 <= weight <= _MAX_WEIGHT:
             raise InputError(
-                f"Event weights take TYPE=WEIGHT pairs with a number >= 0, e.g. 'view=1, buy=5'; "
+                f"Event weights take TYPE=WEIGHT pairs with a number from 0 to {_MAX_WEIGHT:g}, "
+                f"e.g. 'view=1, buy=5'; "
                 f"got {part!r}."
             )
         weights[name.strip()] = weight

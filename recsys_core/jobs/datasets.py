@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,12 @@ from recsys_core.data.pseudonym import pseudonym_key, pseudonymise
 from recsys_core.data.validate import ValidatedData
 from recsys_core.errors import InputError
 from recsys_core.progress import Progress, report
+
+#: Longest dataset name.
+MAX_NAME_CHARS: Final = 200
+# Unicode categories refused in names: control, format, surrogate, private use, unassigned,
+# line and paragraph separators.
+_UNPRINTABLE: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,9 @@ def import_dataset(
         InputError: the report has errors, the name is empty or taken, or nothing is left.
     """
     data.report.raise_if_errors()
-    name = _check_name(name)
+    name = check_dataset_name(name)
+    _storable(source or {}, "import's source description")
+    _storable(description, "description")
     frame = data.interactions
     if frame.empty:
         raise InputError("No valid interactions to import.")
@@ -85,11 +95,44 @@ def import_dataset(
     return ImportResult(ds, version)
 
 
-def _check_name(name: str) -> str:
+def check_dataset_name(name: str) -> str:
+    """The name stripped of surrounding spaces, or InputError when it breaks the rule.
+
+    Names are printed in terminals, tables and page titles: control and formatting
+    characters (escape codes, NUL, tabs, line breaks, bidirectional overrides) could rewrite
+    a terminal or hide text, and NUL cannot be stored by PostgreSQL, so they are refused.
+    """
     name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise InputError("A dataset needs a name of 1 to 200 characters.")
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise InputError(f"A dataset needs a name of 1 to {MAX_NAME_CHARS} characters.")
+    odd = next((ch for ch in name if unicodedata.category(ch) in _UNPRINTABLE), None)
+    if odd is not None:
+        raise InputError(
+            f"The dataset name {name!r} holds the control character {odd!r} (U+{ord(odd):04X}). "
+            "Names may use letters, digits, spaces and punctuation, but no control or "
+            "formatting characters (escape codes, tabs, line breaks); choose another name."
+        )
     return name
+
+
+def printable_name(name: str) -> str:
+    """The name as it is, or quoted with escapes when it holds control characters (a store
+    written before names were checked): never raw escape codes in a terminal."""
+    if any(unicodedata.category(ch) in _UNPRINTABLE for ch in name):
+        return repr(name)
+    return name
+
+
+def _storable(value: Any, what: str) -> None:
+    """Refuse JSON the store cannot keep: NaN/Infinity (not JSON) or NUL (not in PostgreSQL)."""
+    try:
+        text = json.dumps(value, allow_nan=False, default=str)
+    except ValueError:
+        raise InputError(
+            f"The {what} holds a number that is not finite; JSON cannot store it."
+        ) from None
+    if "\\u0000" in text.replace("\\\\", ""):  # an escaped backslash is not a NUL
+        raise InputError(f"The {what} holds a NUL character, which the store cannot keep.")
 
 
 def _values(frame: pd.DataFrame) -> np.ndarray:
@@ -168,7 +211,7 @@ def resolve(
         repo = DatasetRepository(s)
         ds = repo.by_id(dataset) if isinstance(dataset, int) else repo.by_name(dataset)
         if ds is None:
-            names = ", ".join(d.name for d in repo.all()) or "none yet"
+            names = ", ".join(printable_name(d.name) for d in repo.all()) or "none yet"
             raise InputError(f"No dataset {dataset!r}. Datasets: {names}.")
         versions = repo.versions(ds.id)
     if version is None:
@@ -244,6 +287,12 @@ def clean_dataset(
     ds, base = resolve(store, dataset, version)
     inter = load_interactions(store, ds.id, base.version)
     cleaned, stats = apply_plan(inter, plan, progress=progress)
+    if not np.isfinite(cleaned.values).all():
+        raise InputError("The cleaning plan produced values that are not finite numbers.")
+    recipe = {"base_version": base.version, **plan.model_dump(mode="json")}
+    steps = {"steps": [st.to_dict() for st in stats]}
+    _storable(recipe, "cleaning plan")
+    _storable(steps, "cleaning statistics")
     with store.session(purpose=f"the cleaning of {ds.name!r}") as s:
         repo = DatasetRepository(s)
         user_codes = pd.Index(repo.read_entities(ds.id, "user")["external_id"])
@@ -262,8 +311,8 @@ def clean_dataset(
             arrays,
             cleaned.feedback,
             parent=base.id,
-            recipe={"base_version": base.version, **plan.model_dump(mode="json")},
-            stats={"steps": [st.to_dict() for st in stats]},
+            recipe=recipe,
+            stats=steps,
         )
     return new, stats
 
@@ -280,6 +329,14 @@ def store_item_vectors(
     ds, _ = resolve(store, dataset)
     if vectors.empty:
         raise InputError("No vectors to attach.")
+    with np.errstate(over="ignore"):
+        finite = [bool(np.isfinite(np.asarray(v, dtype=np.float32)).all()) for v in vectors]
+    if not all(finite):  # one check per item (not per value): vectors come one per item
+        first = vectors.index[finite.index(False)]
+        raise InputError(
+            f"The vector of item {first!r} holds values that are not finite as 32-bit floats "
+            "(NaN, infinity, or beyond ±3.4e38); fix the vectors and attach them again."
+        )
     with store.session() as s:
         repo = DatasetRepository(s)
         items = repo.read_entities(ds.id, "item")
