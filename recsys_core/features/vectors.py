@@ -24,6 +24,8 @@ ID_NAMES = (Columns.item, "item", "id", "item_ids", "ids", "items")
 MATRIX_NAMES = ("vectors", "embeddings", "matrix", "x", "features")
 _SHOWN = 5  # offending rows named per problem
 _F32_MAX = float(np.finfo(np.float32).max)
+#: What counts as a number inside a text vector (as pandas reads numbers; ASCII digits only).
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$"
 
 
 @dataclass(frozen=True)
@@ -106,14 +108,28 @@ def _from_frame(frame: pd.DataFrame, id_col: str) -> _Raw:
     ids = _clean_ids(frame[id_col].to_numpy(dtype=object))
     rest = [c for c in frame.columns if c != id_col]
     if len(rest) == 1 and not pd.api.types.is_numeric_dtype(frame[rest[0]].dtype):
-        text = frame[rest[0]].astype(str).str.replace(r"[\[\]]", "", regex=True).str.strip()
-        parts = text.str.split(r"[\s,;]+", regex=True)
-        counts = parts.map(len).to_numpy(dtype=np.int64)  # one list per item: cheap
-        lengths = np.where(text == "", 0, counts)
-        values = pd.to_numeric(parts[text != ""].explode(), errors="coerce")
-        return _Raw(ids, values.to_numpy(dtype=np.float64), lengths)
+        values, lengths = _numbers_in_text(frame[rest[0]])
+        return _Raw(ids, values, lengths)
     matrix = frame[rest].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     return _Raw(ids, matrix.ravel(), np.full(len(frame), len(rest), dtype=np.int64))
+
+
+def _numbers_in_text(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Values (NaN where not a number) and per-row counts of a column like "0.1 0.2" or
+    "[1, 2]". Arrow splits and parses: a few bytes per value, not a Python object each."""
+    text = pa.array(column.astype(str).to_numpy(dtype=object), type=pa.large_string())
+    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"[\[\]]", ""))
+    filled = pc.not_equal(text, "")
+    parts = pc.split_pattern_regex(pc.filter(text, filled), r"[\s,;]+")
+    lengths = np.zeros(len(text), dtype=np.int64)
+    lengths[filled.to_numpy(zero_copy_only=False)] = pc.list_value_length(parts).to_numpy()
+    tokens = pc.list_flatten(parts)
+    try:
+        values = pc.cast(tokens, pa.float64())  # the common case: every token a number
+    except pa.ArrowInvalid:  # others become NaN, which the checks report by row
+        number = pc.match_substring_regex(tokens, _NUMBER, ignore_case=True)
+        values = pc.cast(pc.if_else(number, tokens, pa.scalar(None, tokens.type)), pa.float64())
+    return values.to_numpy(zero_copy_only=False), lengths
 
 
 def _parquet(data: bytes, name: str) -> _Raw:

@@ -149,3 +149,13 @@ def test_npy_header_that_numpy_cannot_tokenize_is_an_input_error():
     nul[20] = 0
     with pytest.raises(InputError, match="not a readable NPY array"):
         read_item_vectors(bytes(nul), "v.npy")
+
+
+def test_text_vectors_are_parsed_without_an_object_per_value():
+    """Numbers in a text column follow pandas' rules: '+5', '.5', '1e5' read, '0x10' does not."""
+    data = b'id,vector\na,"[+5, .5; 1e5]"\nb,"0x10 1 2"\nc,"1 2 \xd9\xa3"\nd,"  7   8 9 "\n'
+    with pytest.raises(InputError, match=r"non-numeric or infinite values in row\(s\) 2, 3\. "):
+        read_item_vectors(data, "v.csv")
+    got = read_item_vectors(b'id,vector\na,"[+5, .5; 1e5]"\nd,"  7   8 9 "\n', "v.csv")
+    np.testing.assert_allclose(got["a"], [5, 0.5, 1e5])
+    np.testing.assert_allclose(got["d"], [7, 8, 9])
