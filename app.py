@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from db.engine import WAIT_LISTENERS
 from pages._auth import gate
 from pages._ui import sidebar_status
+from pages._wait import toast_wait
 
 st.set_page_config(page_title="Recsys Workbench", page_icon=":material/recommend:", layout="wide")
-
-
-def _toast_wait(message: str) -> None:
-    """A page action waiting for SQLite's write lock says for what (e.g. a long import)."""
-    if get_script_run_ctx() is not None:
-        st.toast(message, icon=":material/hourglass_top:")
-
-
-WAIT_LISTENERS["app"] = _toast_wait
+WAIT_LISTENERS["app"] = toast_wait  # waiting for SQLite's write lock: a toast says for what
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),

@@ -32,6 +32,7 @@ ENV_WRITE_WAIT = "RECSYS_SQLITE_WRITE_WAIT_S"
 BUSY_TIMEOUT_MS = 10_000
 #: how long one attempt at the write lock waits before the waiter is told again what holds it
 _ATTEMPT_MS = 2_000
+_FIRST_ATTEMPT_MS = 200
 _TELL_EVERY_S = 10.0
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 log = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ def _take_write_lock(note: Path | None) -> Callable[..., None]:
         if dbapi.in_transaction or not statement.lstrip()[:7].upper().startswith(_WRITES):
             return
         deadline, told = time.monotonic() + write_wait_s(), -_TELL_EVERY_S
-        dbapi.execute(f"PRAGMA busy_timeout={_ATTEMPT_MS}")
+        dbapi.execute(f"PRAGMA busy_timeout={_FIRST_ATTEMPT_MS}")  # a busy lock is said at once
         try:
             while True:
                 try:
@@ -224,6 +225,7 @@ def _take_write_lock(note: Path | None) -> Callable[..., None]:
                 if time.monotonic() - told >= _TELL_EVERY_S:
                     told = time.monotonic()
                     _tell_waiting(f"Waiting for {holder(note)}...")
+                    dbapi.execute(f"PRAGMA busy_timeout={_ATTEMPT_MS}")
         finally:
             dbapi.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 

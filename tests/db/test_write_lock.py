@@ -65,3 +65,45 @@ def test_past_the_wait_limit_the_error_names_the_holder(
     with store.session() as s:
         assert [d.name for d in DatasetRepository(s).all()] == ["big"]
     assert not Path(str(store.engine.url.database) + ".writer").exists()
+
+
+def _page_that_writes() -> None:
+    """A page action writing to the store (AppTest runs this function as a script)."""
+    import os
+
+    import streamlit as st
+
+    from db import Store
+    from db.repositories import DatasetRepository
+
+    with Store(os.environ["RECSYS_DATABASE_URL"]).session() as s:
+        DatasetRepository(s).create("small")
+    st.success("written")
+
+
+def test_a_waiting_page_is_told_what_holds_the_lock(
+    held: tuple[Store, threading.Thread], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from pages._wait import toast_wait
+
+    store, thread = held
+    monkeypatch.setenv("RECSYS_DATABASE_URL", store.url_with_password)
+    monkeypatch.setitem(WAIT_LISTENERS, "app", toast_wait)
+    page = AppTest.from_function(_page_that_writes, default_timeout=30).run()
+    thread.join()
+    assert not page.exception
+    assert any("Waiting for the import of 'big'" in t.value for t in page.toast)
+    assert [s.value for s in page.success] == ["written"]
+
+
+def test_the_app_registers_the_toast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from pages._wait import toast_wait
+
+    monkeypatch.setenv("RECSYS_DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+    monkeypatch.delitem(WAIT_LISTENERS, "app", raising=False)
+    AppTest.from_file(str(Path(__file__).parents[2] / "app.py"), default_timeout=60).run()
+    assert WAIT_LISTENERS["app"] is toast_wait
