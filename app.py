@@ -20,6 +20,7 @@ PAGES = [
     st.Page("pages/preview.py", title="Preview", icon=":material/person_search:"),
     st.Page("pages/explain.py", title="Explain", icon=":material/psychology:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
+    st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
 ]
 
 if gate():  # served beyond this machine without sign-in: only a screen that says why
