@@ -117,7 +117,8 @@ def _from_frame(frame: pd.DataFrame, id_col: str) -> _Raw:
 def _numbers_in_text(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Values (NaN where not a number) and per-row counts of a column like "0.1 0.2" or
     "[1, 2]". Arrow splits and parses: a few bytes per value, not a Python object each."""
-    text = pa.array(column.astype(str).to_numpy(dtype=object), type=pa.large_string())
+    cells = column.astype(object).fillna("").astype(str)  # astype(str) alone keeps NaN
+    text = pa.array(cells.to_numpy(dtype=object), type=pa.large_string())
     text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"[\[\]]", ""))
     filled = pc.not_equal(text, "")
     parts = pc.split_pattern_regex(pc.filter(text, filled), r"[\s,;]+")

@@ -159,3 +159,11 @@ def test_text_vectors_are_parsed_without_an_object_per_value():
     got = read_item_vectors(b'id,vector\na,"[+5, .5; 1e5]"\nd,"  7   8 9 "\n', "v.csv")
     np.testing.assert_allclose(got["a"], [5, 0.5, 1e5])
     np.testing.assert_allclose(got["d"], [7, 8, 9])
+
+
+def test_a_text_vector_column_with_missing_cells_names_the_rows():
+    table = pa.table({"item_id": ["a", "b", "c"], "vector": ["1 2", None, "3 4"]})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    with pytest.raises(InputError, match=r"rows 2 have \[0\] values"):
+        read_item_vectors(buf.getvalue(), "v.parquet")

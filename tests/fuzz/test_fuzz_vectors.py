@@ -3,11 +3,15 @@ float32 vector per item, or an InputError; never another exception (issue 11 ite
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import io
 import zipfile
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -84,3 +88,42 @@ def test_generated_npy_headers(shape: tuple[int, ...], descr: object, payload: b
         check_read(buf.getvalue(), "v.npz")
     else:
         check_read(data, "v.npy")
+
+
+_COLUMNS = {
+    "text": pa.array(["a", "b", None]),
+    "ints": pa.array([1, 2**63 - 1, -(2**63)]),
+    "floats": pa.array([0.5, float("nan"), 1e39]),
+    "halfs": pa.array([1.0, 2.0, 3.0], type=pa.float16()),
+    "bools": pa.array([True, False, None]),
+    "binary": pa.array([b"\xff", b"1 2", b""]),
+    "decimal": pa.array([decimal.Decimal("1.5"), decimal.Decimal("1e30"), None]),
+    "time": pa.array([datetime.datetime(2020, 1, 1), None, datetime.datetime(1, 1, 1)]),
+    "nulls": pa.array([None, None, None], type=pa.null()),
+    "struct": pa.array([{"x": 1.0}, None, {"x": 2.0}]),
+    "map": pa.array([[("k", 1.0)], [], None], type=pa.map_(pa.string(), pa.float64())),
+    "lists": pa.array([[1.0, 2.0], [3.0], None]),
+    "nested": pa.array([[[1.0]], [[2.0]], []]),
+    "text_lists": pa.array([["1", "x"], ["2", "3"], None]),
+    "vectors": pa.array(["1 2", "[3, 4]", "5;6"]),
+    "fixed": pa.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], type=pa.list_(pa.float64(), 2)),
+    "dictionary": pa.array(["1 2", "3 4", "1 2"]).dictionary_encode(),
+}
+
+
+@FUZZ_READER
+@given(
+    names=st.lists(
+        st.sampled_from(["item_id", "id", "v0", "v1", "vector", "x"]),
+        min_size=1,
+        max_size=4,
+        unique=True,
+    ),
+    kinds=st.lists(st.sampled_from(sorted(_COLUMNS)), min_size=4, max_size=4),
+)
+def test_generated_parquet_tables(names: list[str], kinds: list[str]) -> None:
+    """Parquet files of every column type Arrow writes, in any role."""
+    table = pa.table({name: _COLUMNS[kind] for name, kind in zip(names, kinds, strict=False)})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    check_read(buf.getvalue(), "v.parquet")
