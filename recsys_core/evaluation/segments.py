@@ -20,7 +20,7 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.evaluation._core import relevant_matrix
 from recsys_core.evaluation.ranking import ranking_data
-from recsys_core.evaluation.significance import bootstrap_ci
+from recsys_core.evaluation.significance import bootstrap_ci, bootstrap_cis
 from recsys_core.splitting.splits import Split
 
 SEGMENT = "segment"
@@ -134,19 +134,18 @@ def metrics_by_segment(
     rows = []
     for key, group in frame.groupby(keys, sort=True, observed=True):
         labels = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        for metric in metrics:
-            values = group[metric].to_numpy(dtype=np.float64)
-            values = values[~np.isnan(values)]
-            low, high = bootstrap_ci(values, confidence=confidence, random_state=random_state)
-            mean = float(values.mean()) if len(values) else np.nan
+        table = group[metrics].to_numpy(dtype=np.float64)
+        lows, highs = bootstrap_cis(table, confidence=confidence, random_state=random_state)
+        for j, metric in enumerate(metrics):
+            values = table[:, j][~np.isnan(table[:, j])]
             rows.append(
                 {
                     **labels,
                     "metric": metric,
                     "n_users": len(values),
-                    "mean": mean,
-                    "ci_low": low,
-                    "ci_high": high,
+                    "mean": float(values.mean()) if len(values) else np.nan,
+                    "ci_low": lows[j],
+                    "ci_high": highs[j],
                 }
             )
     return pd.DataFrame(rows, columns=[*keys, "metric", "n_users", "mean", "ci_low", "ci_high"])

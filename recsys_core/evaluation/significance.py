@@ -46,6 +46,58 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
+def bootstrap_cis(
+    values: np.ndarray,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    random_state: int = 42,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`bootstrap_ci` of every column of ``values`` [n_users, n_metrics] at once.
+
+    Columns with the same missing users are resampled together: the same draws as
+    ``bootstrap_ci`` makes for one column (same seed, same chunks), turned into per-resample
+    counts of each user, so every column's resample means are one matrix product instead of
+    one gather per column. The intervals equal ``bootstrap_ci``'s up to summation order
+    (~1e-15); a run's 30 metrics cost about one column's time.
+
+    Returns:
+        (low, high), one value per column; NaN for a column without values.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 2:
+        raise InputError("values must be a matrix: one row per user, one column per metric.")
+    if not 0.0 < confidence < 1.0:
+        raise InputError(f"confidence must lie between 0 and 1; got {confidence}.")
+    if n_resamples < 1:
+        raise InputError(f"n_resamples must be at least 1; got {n_resamples}.")
+    low, high = np.full(x.shape[1], np.nan), np.full(x.shape[1], np.nan)
+    present = ~np.isnan(x)
+    patterns, group = np.unique(present.T, axis=0, return_inverse=True)
+    for g, mask in enumerate(patterns):
+        cols = np.flatnonzero(group.ravel() == g)
+        sub = x[mask][:, cols]
+        if len(sub) == 0:
+            continue
+        means = _resample_means(sub, n_resamples, random_state)
+        alpha = (1.0 - confidence) / 2
+        low[cols], high[cols] = np.quantile(means, [alpha, 1.0 - alpha], axis=0)
+    return low, high
+
+
+def _resample_means(x: np.ndarray, n_resamples: int, random_state: int) -> np.ndarray:
+    """[n_resamples, n_columns] means of users resampled with replacement (bootstrap_ci's draws)."""
+    n = len(x)
+    rng = np.random.default_rng(random_state)
+    means = np.empty((n_resamples, x.shape[1]))
+    step = max(1, _CHUNK_CELLS // n)
+    for start in range(0, n_resamples, step):
+        m = min(step, n_resamples - start)
+        idx = rng.integers(0, n, size=(m, n))
+        counts = np.bincount((idx + (np.arange(m) * n)[:, None]).ravel(), minlength=m * n)
+        means[start : start + m] = (counts.reshape(m, n).astype(np.float64) @ x) / n
+    return means
+
+
 def holm(p_values: np.ndarray | list[float]) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values (NaNs stay NaN and do not count as tests).
 

@@ -20,7 +20,7 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError, RecsysError
 from recsys_core.evaluation.evaluate import EvaluationResult, evaluate, evaluate_topk, top_lists
-from recsys_core.evaluation.significance import bootstrap_ci
+from recsys_core.evaluation.significance import bootstrap_cis
 from recsys_core.jobs.datasets import load_interactions, resolve
 from recsys_core.jobs.segments import segment_report
 from recsys_core.jobs.spec import DerivedSpec, RunSpec, parse_spec, split_for
@@ -309,17 +309,19 @@ def _reasons(
 def _with_ci(
     per_user: pd.DataFrame, summary: pd.DataFrame, seed: int, progress: _Reporter
 ) -> pd.DataFrame:
-    """Summary values plus bootstrap 95% intervals from the per-user values where there are any."""
+    """Summary values plus bootstrap 95% intervals from the per-user values where there are any
+    (all metrics resampled together: one draw of users serves every metric)."""
     progress.enter("intervals")
     out = summary[["value"]].copy()
     out["ci_low"] = np.nan
     out["ci_high"] = np.nan
     labels = [label for label in out.index if label in per_user.columns]
-    for i, label in enumerate(labels):
-        values = per_user[label].dropna().to_numpy(np.float64)
-        if len(values) > 1:
-            out.loc[label, ["ci_low", "ci_high"]] = bootstrap_ci(values, random_state=seed)
-        progress(i + 1, len(labels), label)
+    values = per_user[labels].to_numpy(np.float64)
+    low, high = bootstrap_cis(values, random_state=seed)
+    several = (~np.isnan(values)).sum(axis=0) > 1  # one value has no interval
+    out.loc[np.array(labels)[several], "ci_low"] = low[several]
+    out.loc[np.array(labels)[several], "ci_high"] = high[several]
+    progress(1, 1, f"{len(labels)} metrics")
     return out
 
 

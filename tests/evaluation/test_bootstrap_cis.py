@@ -1,0 +1,39 @@
+"""bootstrap_cis: every column's interval at once, equal to bootstrap_ci column by column."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys_core.errors import InputError
+from recsys_core.evaluation.significance import bootstrap_ci, bootstrap_cis
+
+
+def test_each_column_matches_bootstrap_ci_with_its_own_missing_users(rng) -> None:
+    x = rng.random((700, 6))
+    x[:40, 1] = np.nan  # another set of users: its own draw, as bootstrap_ci would make
+    x[:, 2] = np.nan  # no values: no interval
+    x[1:, 3] = np.nan  # one value: a point interval
+    x[100:300, 4] = np.nan
+    low, high = bootstrap_cis(x, random_state=9)
+    for j in range(x.shape[1]):
+        ref = bootstrap_ci(x[:, j], random_state=9)
+        np.testing.assert_allclose([low[j], high[j]], ref, rtol=1e-12, equal_nan=True)
+    assert np.isnan(low[2]) and low[3] == high[3] == x[0, 3]
+    assert low[0] < np.nanmean(x[:, 0]) < high[0]
+
+
+def test_chunks_of_resamples_give_the_same_interval(rng, monkeypatch) -> None:
+    import recsys_core.evaluation.significance as sig
+
+    x = rng.random((500, 3))
+    whole = bootstrap_cis(x, random_state=3)
+    monkeypatch.setattr(sig, "_CHUNK_CELLS", 500 * 7)  # 7 resamples per chunk
+    np.testing.assert_allclose(bootstrap_cis(x, random_state=3), whole, rtol=1e-12)
+
+
+def test_bad_arguments_are_input_errors() -> None:
+    with pytest.raises(InputError, match="matrix"):
+        bootstrap_cis(np.zeros(3))
+    with pytest.raises(InputError, match="confidence"):
+        bootstrap_cis(np.zeros((3, 1)), confidence=1.5)
