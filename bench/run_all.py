@@ -9,6 +9,7 @@ SCRIPTS = [
     "bench.bench_import",
     "bench.bench_quality",
     "bench.bench_models",
+    "bench.bench_runs",
     "bench.bench_content",
     "bench.bench_app",
     "bench.bench_explain",
