@@ -41,15 +41,19 @@ class AnalysisSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     control: str = Field(description="The control variant every other is compared with.")
-    metrics: list[str] | None = Field(None, description="Mean metrics (default: all outcomes).")
+    metrics: list[str] | None = Field(
+        default=None, description="Mean metrics (default: all outcomes)."
+    )
     ratios: dict[str, tuple[str, str]] = Field(
         default_factory=dict, description="Ratio metrics: name -> (numerator, denominator)."
     )
-    planned_split: dict[str, float] | None = Field(None, description="Planned shares.")
-    planned_users: int | None = Field(None, gt=0, description="Users the test was sized for.")
-    alpha: float = Field(0.05, gt=0, lt=1, description="Two-sided significance level.")
+    planned_split: dict[str, float] | None = Field(default=None, description="Planned shares.")
+    planned_users: int | None = Field(
+        default=None, gt=0, description="Users the test was sized for."
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="Two-sided significance level.")
     srm_threshold: float = Field(default=SRM_THRESHOLD, gt=0, lt=1, description="SRM alarm below.")
-    cuped: bool = Field(True, description="Adjust metrics that have a pre-period column.")
+    cuped: bool = Field(default=True, description="Adjust metrics that have a pre-period column.")
     tau: float = Field(default=DEFAULT_TAU, gt=0, description="mSPRT mixture scale.")
 
 

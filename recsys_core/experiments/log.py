@@ -88,8 +88,8 @@ class ExperimentMapping(BaseModel):
 
     user: str = Field(description="Column holding the user (randomisation unit) id.")
     variant: str = Field(description="Column holding the variant the user was assigned to.")
-    assigned_at: str | None = Field(None, description="Assignment time (optional).")
-    event_time: str | None = Field(None, description="Time of the outcome row (optional).")
+    assigned_at: str | None = Field(default=None, description="Assignment time (optional).")
+    event_time: str | None = Field(default=None, description="Time of the outcome row (optional).")
     metrics: list[str] = Field(default_factory=list, description="Numeric outcome columns.")
     pre: dict[str, str] = Field(
         default_factory=dict, description="Metric -> its pre-period column, for CUPED."
