@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from recsys_core.data import _io_sniff as _sniff
+from recsys_core.errors import InputError
 
 MB: Final = 1024 * 1024
 _ENCODING_LABELS: Final = {
@@ -27,6 +30,8 @@ UPLOAD_MB_VAR: Final = "RECSYS_MAX_UPLOAD_MB"
 ROWS_VAR: Final = "RECSYS_MAX_ROWS"
 TABLE_MB_VAR: Final = "RECSYS_MAX_TABLE_MB"
 DEFAULTS: Final = {UPLOAD_MB_VAR: 200, ROWS_VAR: 50_000_000, TABLE_MB_VAR: 2_000}
+_SHOWN_NAMES: Final = 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -75,3 +80,25 @@ def env_limit(name: str = UPLOAD_MB_VAR) -> int:
 def size_text(n: int) -> str:
     """Bytes for messages: "1.5 MB" from a tenth of a MB up, else "1,234 bytes"."""
     return f"{n / MB:.1f} MB" if n >= MB // 10 else f"{n:,} bytes"
+
+
+def check_column_names(names: list[str], source: str) -> list[str]:
+    """Strip names, name empty ones ``column_N``; refuse duplicates (they break mapping) and
+    control characters (a NUL cannot be stored; escape codes would reach the terminal)."""
+    out = [n.strip() or f"column_{j + 1}" for j, n in enumerate(names)]
+    odd = next((j for j, n in enumerate(out) if _CONTROL.search(n)), None)
+    if odd is not None:
+        raise InputError(
+            f"{source}: column {odd + 1} has the name {out[odd][:80]!r}, which holds control "
+            "characters (NUL, escape codes, line breaks...). Rename the column to plain text."
+        )
+    dupes = [n for n, c in Counter(out).items() if c > 1]
+    if dupes:
+        where = [j + 1 for j, n in enumerate(out) if n == dupes[0]]
+        more = ", ..." if len(where) > _SHOWN_NAMES else ""
+        raise InputError(
+            f"{source}: the column name {dupes[0][:80]!r} appears more than once in the header "
+            f"(columns {', '.join(map(str, where[:_SHOWN_NAMES]))}{more}). Rename the columns "
+            "so every name is unique."
+        )
+    return out

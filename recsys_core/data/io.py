@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from recsys_core.columns import Columns
 from recsys_core.data import _io_sniff as _sniff
@@ -21,10 +19,11 @@ from recsys_core.data._io_format import (
     TABLE_MB_VAR,
     UPLOAD_MB_VAR,
     FileFormat,
+    check_column_names,
     env_limit,
     size_text,
 )
-from recsys_core.data._io_parquet import open_parquet
+from recsys_core.data._io_parquet import read_parquet
 from recsys_core.errors import InputError
 
 _MB: Final = MB
@@ -42,8 +41,6 @@ _PRESET_NAMES: Final = (Columns.user, Columns.item, Columns.rating, Columns.time
 _ML_CSV_HEADER: Final = ["userId", "movieId", "rating", "timestamp"]
 _ML_UDATA = re.compile(r"\d+\t\d+\t\d+(\.\d+)?\t\d+")
 _ML_DAT = re.compile(r"\d+::\d+::\d+(\.\d+)?::\d+")
-_SHOWN_NAMES: Final = 20
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,31 +168,8 @@ def _check_lines(raw: bytes, source: str) -> None:
 
 
 def _read_parquet(raw: bytes, source: str, fmt: FileFormat) -> RawTable:
-    table = open_parquet(raw, source, env_limit(ROWS_VAR), env_limit(TABLE_MB_VAR))
-    names = check_column_names([str(c) for c in table.column_names], source)
-    if table.num_rows == 0:
-        raise InputError(f"{source} has columns but no rows. Upload a file with data rows.")
-    columns = [_parquet_strings(table.column(i), n, source) for i, n in enumerate(names)]
-    frame = pa.table(columns, names=names).to_pandas()
+    frame = read_parquet(raw, source, env_limit(ROWS_VAR), env_limit(TABLE_MB_VAR))
     return RawTable(frame, fmt, source, 1)
-
-
-def _parquet_strings(col: pa.ChunkedArray, name: str, source: str) -> pa.ChunkedArray:
-    import pyarrow.compute as pc
-
-    kind = col.type
-    if pa.types.is_dictionary(kind):
-        return _parquet_strings(col.cast(kind.value_type), name, source)
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        # list cells (e.g. genres) become "A|B", the multi-valued form the item mapping splits
-        return pc.binary_join(col.cast(pa.list_(pa.string())), "|")
-    try:
-        return col.cast(pa.string())
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
-        raise InputError(
-            f"{source}: column {name!r} holds {kind} values that cannot be read as text. "
-            "Flatten it into plain columns (numbers, text, dates) and export again."
-        ) from exc
 
 
 def _column_names(raw: bytes, source: str, fmt: FileFormat) -> list[str]:
@@ -209,25 +183,3 @@ def _column_names(raw: bytes, source: str, fmt: FileFormat) -> list[str]:
     if fmt.preset in ("movielens-udata", "movielens-dat") and len(first) == len(_PRESET_NAMES):
         return list(_PRESET_NAMES)
     return [f"column_{j + 1}" for j in range(len(first))]
-
-
-def check_column_names(names: list[str], source: str) -> list[str]:
-    """Strip names, name empty ones ``column_N``; refuse duplicates (they break mapping) and
-    control characters (a NUL cannot be stored; escape codes would reach the terminal)."""
-    out = [n.strip() or f"column_{j + 1}" for j, n in enumerate(names)]
-    odd = next((j for j, n in enumerate(out) if _CONTROL.search(n)), None)
-    if odd is not None:
-        raise InputError(
-            f"{source}: column {odd + 1} has the name {out[odd][:80]!r}, which holds control "
-            "characters (NUL, escape codes, line breaks...). Rename the column to plain text."
-        )
-    dupes = [n for n, c in Counter(out).items() if c > 1]
-    if dupes:
-        where = [j + 1 for j, n in enumerate(out) if n == dupes[0]]
-        more = ", ..." if len(where) > _SHOWN_NAMES else ""
-        raise InputError(
-            f"{source}: the column name {dupes[0][:80]!r} appears more than once in the header "
-            f"(columns {', '.join(map(str, where[:_SHOWN_NAMES]))}{more}). Rename the columns "
-            "so every name is unique."
-        )
-    return out
