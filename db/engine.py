@@ -187,6 +187,19 @@ def holder(path: Path | None) -> str:
     return f"{note.get('purpose')} (process {pid}, writing for {time.time() - note['since']:.0f} s)"
 
 
+def writes_blocked_s(engine: Engine) -> float:
+    """Seconds a live long write (one with a purpose) has held SQLite's lock; 0 if none.
+
+    Heartbeats cannot be written meanwhile, so the run repository does not count this time
+    against a run's heartbeat.
+    """
+    note = _read_note(_note_path(engine))
+    pid, since = note.get("pid"), note.get("since")
+    if not isinstance(pid, int) or not isinstance(since, int | float) or not _alive(pid):
+        return 0.0
+    return max(0.0, time.time() - since)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

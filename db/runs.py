@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -29,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from db.bulk import bulk_insert, bulk_select
-from db.engine import Store, StoreError
+from db.engine import Store, StoreError, writes_blocked_s
 from db.schema import (
     RecommendationTable,
     RunMetricTable,
@@ -164,15 +165,22 @@ class RunRepository:
         self.s.flush()
         return _run(row, now() - stale_after())
 
+    def _cutoff(self, max_age: timedelta | None = None, waited_s: float = 0.0) -> datetime:
+        """Last beat before which a running run is orphaned. Time in which no heartbeat could
+        be written (a long SQLite import holding the lock, or our own wait for it) is not
+        counted against the run."""
+        blocked = max(writes_blocked_s(self.s.get_bind().engine), waited_s)
+        return now() - (max_age or stale_after()) - timedelta(seconds=blocked)
+
     def get(self, run_id: int) -> Run | None:
         """One run; an orphaned one reads as failed (nothing is written: readers stay readers,
         so they never wait for SQLite's write lock)."""
         row = self.s.get(RunTable, run_id)
-        return None if row is None else _run(row, now() - stale_after())
+        return None if row is None else _run(row, self._cutoff())
 
     def all(self, dataset_id: int | None = None, status: str | None = None) -> list[Run]:
         """Runs, newest first; ``status`` filters on the status as :meth:`get` reports it."""
-        cutoff = now() - stale_after()
+        cutoff = self._cutoff()
         q = select(RunTable).order_by(RunTable.id.desc())
         if dataset_id is not None:
             q = q.where(RunTable.dataset_id == dataset_id)
@@ -234,9 +242,17 @@ class RunRepository:
         )
 
     def reap_stale(self, max_age: timedelta | None = None) -> list[int]:
-        """Store the failure of runs whose worker stopped beating (readers already see it)."""
+        """Store the failure of runs whose worker stopped beating (readers already see it).
+
+        The write lock is taken first (a no-op UPDATE) and the cutoff computed after, so a
+        reaper that queued behind a long SQLite import does not fail runs whose heartbeats
+        queued behind it too.
+        """
+        blocked, start = writes_blocked_s(self.s.get_bind().engine), time.monotonic()
+        self.s.execute(update(RunTable).where(RunTable.id == -1).values(status=FAILED))
+        waited = blocked + time.monotonic() - start
         stale = list(
-            self.s.scalars(select(RunTable.id).where(_orphaned(now() - (max_age or stale_after()))))
+            self.s.scalars(select(RunTable.id).where(_orphaned(self._cutoff(max_age, waited))))
         )
         for run_id in stale:
             self.fail(run_id, STALE_ERROR)

@@ -13,7 +13,11 @@ from db.runs import STALE_ERROR, RunRepository
 
 @pytest.fixture
 def claimed(store: Store) -> int:
-    """A run claimed by worker "w1", whose last heartbeat is long gone."""
+    return _claimed_run(store)
+
+
+def _claimed_run(store: Store) -> int:
+    """A run claimed by worker "w1" (tests age its heartbeat as they need)."""
     with store.session() as s:
         datasets = DatasetRepository(s)
         ds = datasets.create("d")
@@ -99,3 +103,31 @@ def test_retry_copies_an_orphaned_run_once_and_refuses_live_ones(
     with store.session() as s:
         again = RunRepository(s).retry(claimed)  # allowed, and the label does not grow
     assert again.label == f"ease (retry of #{claimed})"
+
+
+def test_time_under_a_long_sqlite_import_is_not_held_against_a_run(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Heartbeats cannot be written while an import holds SQLite's lock; the run is not
+    orphaned for that, neither for readers nor for a reaper that queued behind the import."""
+    import threading
+    import time
+
+    from tests.db.test_write_lock import HOLD_S, _hold
+
+    store = sqlite_store
+    run_id = _claimed_run(store)
+    monkeypatch.setenv("RECSYS_RUN_STALE_S", "1")
+    holding = threading.Event()
+    holder = threading.Thread(target=_hold, args=(Store(store.url), holding))
+    holder.start()
+    assert holding.wait(10)
+    time.sleep(HOLD_S / 2 + 0.5)  # past the stale timeout, all of it under the import
+    with store.session() as s:
+        assert RunRepository(s).get(run_id).status == "running"  # type: ignore[union-attr]
+    with store.session() as s:
+        assert RunRepository(s).reap_stale() == []  # waited for the import, then judged
+    holder.join()
+    time.sleep(1.2)  # now silence is silence
+    with store.session() as s:
+        assert RunRepository(s).get(run_id).status == "failed"  # type: ignore[union-attr]
