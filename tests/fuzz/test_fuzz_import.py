@@ -45,11 +45,10 @@ def _no_constant(name: str) -> None:
 
 
 class Cli:
-    """One SQLite store for a test; every call checks the CLI's contract."""
+    """One store for a test; every call checks the CLI's contract."""
 
-    def __init__(self, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.folder, self.capsys = folder, capsys
-        self.url = f"sqlite:///{folder / 'fuzz.db'}"
+    def __init__(self, url: str, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.url, self.folder, self.capsys = url, folder, capsys
         Store(self.url).dispose()  # the schema, as the CLI makes it
         self.engine = create_engine(self.url)
 
@@ -99,9 +98,11 @@ class Cli:
                 ),
                 {"d": newest},
             ).scalars()
-            for raw in attributes:
-                if raw is not None:
+            for raw in attributes:  # text on SQLite, decoded JSONB on PostgreSQL
+                if isinstance(raw, str):
                     json.loads(raw, parse_constant=_no_constant)
+                elif raw is not None:
+                    json.dumps(raw, allow_nan=False)
         values = np.array([r[0] for r in rows], dtype=np.float64)
         bad = values[~(np.abs(values) <= _F32_MAX)]  # NaN fails the comparison too
         assert bad.size == 0, f"an accepted import stored the values {bad[:5].tolist()}"
@@ -110,11 +111,22 @@ class Cli:
         assert bad.size == 0, f"an accepted import stored the timestamps {bad[:5].tolist()}"
 
 
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
-    runner = Cli(tmp_path, capsys)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def cli(
+    request: pytest.FixtureRequest, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Cli]:
+    """The CLI on a SQLite file, and on PostgreSQL (COPY refuses what SQLite lets through)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fuzz.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    runner = Cli(url, tmp_path, capsys)
     assert runner.check_import(runner.write("seed.csv", RATINGS)) == 0  # the seed imports
     yield runner
+    if request.param == "postgresql":
+        with runner.engine.begin() as conn:
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} CASCADE"))
     runner.engine.dispose()
 
 
@@ -205,3 +217,36 @@ def test_hostile_numbers_in_a_valid_file(cli: Cli, rows: list[tuple[str, str, st
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
     cli.check_import(cli.write("r.csv", RATINGS + buf.getvalue().encode()))
+
+
+_title = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        ["Toy Story (1995)", "A|B", "x\x00y", '"quoted", title', "=HYPERLINK(1)", "\u202etxt",
+         "\x1b[31mred", "line\nbreak", "", " ", "nan", "None", "1e400", "9" * 400]
+    ),
+)  # fmt: skip
+
+
+@FUZZ
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["1", "3", "6", "47", "50", "99999", "", "1.0", "x"]),
+            _title,
+            st.sampled_from(["Comedy|Drama", "", "|", "(no genres listed)", "a||b", "\x00"]),
+            _number,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_hostile_item_metadata(cli: Cli, rows: list[tuple[str, str, str, str]]) -> None:
+    """Titles with '|', NUL, quotes, formulas and control codes; numbers of 400 digits
+    (issue 11 items 3 and 6): refused with a message, or stored as strictly valid JSON."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["movieId", "title", "genres", "price"])
+    writer.writerows(rows)
+    items = cli.write("items.csv", buf.getvalue().encode("utf-8", errors="surrogatepass"))
+    cli.check_import(cli.write("ratings.csv", RATINGS), "--items", str(items))
