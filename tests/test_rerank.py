@@ -30,6 +30,7 @@ from recsys_core.rerank import (
     rerank,
 )
 from recsys_core.splitting import RandomHoldout, split
+from tests.models.test_conformance import assert_explains_through_the_contract
 
 R = 1 / np.sqrt(2.0)
 
@@ -235,6 +236,16 @@ def test_reranked_refuses_to_save_and_fits_its_base(shop: Interactions, tmp_path
     assert model.base.fitted and model.train_ is model.base.train_
     with pytest.raises(InputError, match="save its base model"):
         model.save(tmp_path / "r.npz")
+
+
+def test_reranked_passes_the_explain_contract(shop: Interactions) -> None:
+    """The conformance suite's explain checks (Reranked is not in the registry): it names no
+    parts, so its whole re-ranked score is the residual, batch and scalar alike."""
+    model = Reranked(ItemKNN(), RerankConfig(steps=[MMR()]), n_candidates=3).fit(shop)
+    assert_explains_through_the_contract(model)
+    assert not model.capabilities.history_reasons
+    (expl,) = model.explain_many(np.array([3]), model.topk(np.array([3]), 1)[0][0], shop.item_ids)
+    assert expl.kind == "none" and "reranked" in expl.sentence
 
 
 def test_on_synthetic_data_mmr_diversifies_and_the_penalty_lowers_popularity() -> None:

@@ -7,8 +7,9 @@ indices and the item table gives the names.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -17,10 +18,6 @@ from recsys_core.errors import InputError
 from recsys_core.explain.types import Explanation
 from recsys_core.models.base import Recommender
 from recsys_core.models.explanation import MODALITY_WORDS, NAME_COLUMNS, catalogue_names
-
-if TYPE_CHECKING:
-    from db import Store
-    from db.runs import Run
 
 __all__ = ["MODALITY_WORDS", "NAME_COLUMNS", "explain", "explain_many", "item_names"]
 
@@ -33,9 +30,21 @@ def item_names(train: Interactions, item_ids: Sequence[Any]) -> list[str]:
     return [str(n) for n in catalogue_names(train, list(item_ids))]
 
 
+_LAST: list[Any] = [None, None, None]  # (train, model space, names) of the last call
+
+
 def _model_names(model: Recommender, train: Interactions) -> np.ndarray:
-    """Display name of every catalogue item of ``model``, from ``train``'s item table."""
-    return catalogue_names(train, model.train_.item_ids)
+    """Display name of every catalogue item of ``model``, from ``train``'s item table.
+
+    A run explains its lists in chunks over one model and one training set: the names of
+    the last pair of them are kept (weakly), so the catalogue is read once, not per chunk.
+    """
+    space = model.train_
+    known = [ref() if ref is not None else None for ref in _LAST[:2]]
+    if known[0] is not train or known[1] is not space:
+        _LAST[:] = [weakref.ref(train), weakref.ref(space), catalogue_names(train, space.item_ids)]
+    names: np.ndarray = _LAST[2]
+    return names
 
 
 def _fitted(model: Recommender) -> Interactions:
@@ -97,15 +106,3 @@ def explain_many(
         for pos, expl in zip(known.tolist(), found, strict=True):
             out[pos] = expl
     return out
-
-
-def explain_run(
-    store: Store, run: Run, user_id: Any, items: Sequence[Any], n: int = 5
-) -> list[Explanation]:
-    """Explanations of ``items`` for ``user_id`` by a stored run's model, on its own split."""
-    from recsys_core.jobs.preview import run_split
-    from recsys_core.jobs.runs import load_model
-
-    model = load_model(run, store)
-    train = run_split(store, run).train
-    return [explain(model, train, user_id, item, n) for item in items]

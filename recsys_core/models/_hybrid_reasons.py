@@ -13,7 +13,7 @@ import numpy as np
 
 from recsys_core.models._blend import normalise_scores, shift_scale
 from recsys_core.models._reasons import pair_ids
-from recsys_core.models.explanation import Explanation, PairParts, ordered
+from recsys_core.models.explanation import Explanation, PairParts, ordered, record
 
 _BLOCK = 512
 NO_SHARE = "No component scores this item above its lowest."
@@ -148,3 +148,20 @@ def explain_components(
             )
         )
     return out
+
+
+def components_one(model: Any, user: int, item: int, names: np.ndarray, n: int) -> Explanation:
+    """The scalar reference of :func:`explain_components`, from ``component_parts``."""
+    ids = (str(model.train_.user_ids[user]), str(model.train_.item_ids[item]))
+    score = float(model.score_pairs(np.array([user]), np.array([item]))[0])
+    parts = model.component_parts(user, item)
+    shares = ([p[0] for p in parts], np.array([p[2] for p in parts]))
+    expl = record(ids, score, "components", shares, "")
+    total = float(np.abs(expl.values).sum())
+    if not len(expl.names) or total == 0:
+        return record(ids, score, "components", (expl.names, expl.values), NO_SHARE)
+    comp = next(c for label, c, _ in parts if label == expl.names[0])
+    inner = comp.explain_one(user, item, names, n).sentence
+    share = abs(float(expl.values[0])) / total
+    sentence = f"Mostly from its *{expl.names[0]}* part ({share:.0%} of the score): {inner}"
+    return record(ids, score, "components", (expl.names, expl.values), sentence)

@@ -16,7 +16,7 @@ from recsys_core.features.encoders import MODALITIES, ItemEncoderConfig, encode_
 from recsys_core.features.text import TextEncoderChoice
 from recsys_core.models._content_reasons import content_permutable, feature_phrases
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
-from recsys_core.models.explanation import PairParts, Permutable
+from recsys_core.models.explanation import PairParts, Permutable, history_dots
 from recsys_core.progress import Progress, report
 
 Weighting = Literal["auto", "centered", "values", "binary"]
@@ -195,16 +195,15 @@ class ContentBased(Recommender):
         return (self.profiles(u) * self.item_vectors_[i].astype(np.float64)).sum(axis=1)
 
     def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
-        """:meth:`explain_parts` of every pair: one sparse product for the profile norms."""
+        """:meth:`explain_parts` of every pair: one small product per distinct user."""
         uniq, inverse = np.unique(users, return_inverse=True)
         vectors = self.item_vectors_.astype(np.float64)
-        raw = sp.csr_matrix(self.weights_[uniq], dtype=np.float64) @ vectors
-        norms = np.linalg.norm(raw, axis=1)[inverse]
-        rows = self.weights_[users]
-        pair = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
-        dots = (vectors[rows.indices] * vectors[items[pair]]).sum(axis=1)
-        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)[pair]
-        return PairParts.build(pair, rows.indices, rows.data * dots * scale, len(users))
+        rows = sp.csr_matrix(self.weights_[uniq])
+        norms = np.linalg.norm(sp.csr_matrix(rows, dtype=np.float64) @ vectors, axis=1)
+        pair, keys, data, dots = history_dots(rows, vectors, vectors[items], inverse)
+        norm = norms[inverse[pair]]
+        contrib = np.divide(data * dots, norm, out=np.zeros_like(dots), where=norm > 0)
+        return PairParts.build(pair, keys, contrib, len(users))
 
     def feature_phrases(self, users: np.ndarray, items: np.ndarray, n: int) -> list[str]:
         """:meth:`explain_features` of every pair, names joined: see :mod:`._content_reasons`."""

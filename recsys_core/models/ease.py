@@ -129,10 +129,19 @@ class EASE(Recommender):
 
     def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
         """:meth:`explain_parts` of every pair in one gather over the weight matrix."""
+        pair, keys, contrib = self._pair_terms(users, items)
+        return PairParts.build(pair, keys, contrib, len(users))
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``x_u . B[:, i]`` per pair, from the same gather (no full-catalogue rows)."""
+        pair, _, contrib = self._pair_terms(*self._pairs(users, items))
+        return np.bincount(pair, weights=contrib, minlength=len(users))
+
+    def _pair_terms(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, ...]:
         rows = user_rows(self.train_, users, self.config.binarize)
         pair = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
         contrib = rows.data.astype(np.float64) * self.weights_[rows.indices, items[pair]]
-        return PairParts.build(pair, rows.indices, contrib, len(users))
+        return pair, rows.indices, contrib
 
 
 def _spd_inverse(gram: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 if TYPE_CHECKING:
     from recsys_core.data.interactions import Interactions
@@ -186,7 +187,15 @@ class PairParts:
         pair, keys, values = np.asarray(pair), np.asarray(keys), np.asarray(values)
         keep = values != 0
         pair, keys, values = pair[keep], keys[keep], values[keep]
-        order = np.lexsort((keys, -np.abs(values), pair))
+        grouped = len(pair) < 2 or bool(
+            np.all((np.diff(pair) > 0) | ((np.diff(pair) == 0) & (np.diff(keys) > 0)))
+        )
+        # parts already by (pair, item), as CSR rows give them: a stable sort by size is enough
+        order = (
+            np.lexsort((-np.abs(values), pair))
+            if grouped
+            else np.lexsort((keys, -np.abs(values), pair))
+        )
         counts = np.bincount(pair, minlength=n_pairs)
         ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return cls(ptr, keys[order].astype(np.int64), values[order].astype(np.float64))
@@ -217,25 +226,79 @@ def pair_spans(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return positions, owner
 
 
+@dataclass(frozen=True)
+class _NameOrder:
+    """Catalogue names as sortable integers: their rank, and which names several items share."""
+
+    vocab: np.ndarray
+    rank: np.ndarray
+    shared: np.ndarray
+
+
+_LAST_NAMES: list[Any] = [None, None]  # the last catalogue seen and its order (one entry)
+
+
+def _name_order(names: np.ndarray) -> _NameOrder:
+    if _LAST_NAMES[0] is not names:
+        vocab, code, counts = np.unique(
+            np.asarray(names).astype(str), return_inverse=True, return_counts=True
+        )
+        _LAST_NAMES[:] = [names, _NameOrder(vocab, code.astype(np.int64), counts[code] > 1)]
+    order: _NameOrder = _LAST_NAMES[1]
+    return order
+
+
 def named_parts(parts: PairParts, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per part, its display name (repeats within a pair numbered), and the chart order.
+
+    Names are compared through their rank in the catalogue, so every sort runs on integers
+    and only parts whose title several items share are looked at for numbering.
 
     Returns:
         ``(names in part order, permutation ordering each pair by |value| desc, then name)``.
     """
-    raw = names[parts.keys].astype(object) if len(parts.keys) else np.zeros(0, dtype=object)
+    info = _name_order(names)
+    raw = np.asarray(names, dtype=object)[parts.keys]
     pair = parts.pair
-    if len(raw):
-        _, codes = np.unique(raw.astype(str), return_inverse=True)
-        group = np.lexsort((np.arange(len(raw)), codes, pair))
-        new = np.r_[True, (np.diff(pair[group]) != 0) | (np.diff(codes[group]) != 0)]
-        starts = np.flatnonzero(new)
-        occurrence = np.arange(len(raw)) - np.repeat(starts, np.diff(np.r_[starts, len(raw)]))
-        repeat = group[occurrence > 0]
-        counts = occurrence[occurrence > 0] + 1
-        raw[repeat] = [f"{raw[j]} ({k})" for j, k in zip(repeat, counts, strict=True)]
-    order = np.lexsort((raw.astype(str), -np.abs(parts.values), pair))
-    return raw, order
+    scale = 1
+    rank = info.rank[parts.keys]
+    maybe = np.flatnonzero(info.shared[parts.keys])
+    if len(maybe):
+        repeat, counts = _repeats(pair[maybe], rank[maybe])
+        repeat = maybe[repeat]
+        numbered = [f"{raw[j]} ({k})" for j, k in zip(repeat, counts, strict=True)]
+        scale = len(numbered) + 1  # room between two catalogue ranks for the new names
+        rank = rank * scale
+        if numbered:
+            text = np.asarray(numbered, dtype=str)
+            by_text = np.argsort(text, kind="stable")
+            spot = np.searchsorted(info.vocab, text[by_text])
+            rank[repeat[by_text]] = spot * scale - scale + 1 + np.arange(len(text))
+            raw[repeat] = numbered
+    return raw, _chart_order(pair, parts.values, rank)
+
+
+def _repeats(pair: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions whose (pair, name) came earlier in the pair, and their occurrence (2, 3...)."""
+    group = np.lexsort((np.arange(len(code)), code, pair))
+    new = np.r_[True, (np.diff(pair[group]) != 0) | (np.diff(code[group]) != 0)]
+    starts = np.flatnonzero(new)
+    occurrence = np.arange(len(code)) - np.repeat(starts, np.diff(np.r_[starts, len(code)]))
+    return group[occurrence > 0], occurrence[occurrence > 0] + 1
+
+
+def _chart_order(pair: np.ndarray, values: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Parts come ordered by (pair, |value| desc, item); ties in |value| go by name instead."""
+    order = np.arange(len(values))
+    size = np.abs(values)
+    tie = (pair[1:] == pair[:-1]) & (size[1:] == size[:-1])
+    if not tie.any():
+        return order
+    member = np.r_[tie, False] | np.r_[False, tie]
+    group = np.cumsum(np.r_[True, ~tie])[member]
+    idx = np.flatnonzero(member)
+    order[idx] = idx[np.lexsort((rank[idx], group))]
+    return order
 
 
 def top_positive(
@@ -250,3 +313,39 @@ def top_positive(
     take = pos[rank < n]
     ptr = np.concatenate([[0], np.cumsum(np.bincount(pair[take], minlength=n_pairs))])
     return take, ptr.astype(np.int64)
+
+
+def history_dots(
+    rows: sp.csr_matrix, left: np.ndarray, right: np.ndarray, owner: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``left[j] . right[p]`` for every pair p and every history item j of its user.
+
+    Args:
+        rows: one CSR row per distinct user (the history and its values).
+        left: item vectors ``[n_items, d]``.
+        right: one vector per pair ``[n_pairs, d]``.
+        owner: per pair, its user's row in ``rows``.
+
+    Returns:
+        ``(pair, item, value of the item in the row, dot)`` per (pair, history item), one
+        small matrix product per distinct user (its pairs share the gathered history).
+    """
+    by_user = np.argsort(owner, kind="stable")
+    cuts = np.searchsorted(owner[by_user], np.arange(rows.shape[0] + 1))
+    out: list[list[np.ndarray]] = [[], [], [], []]
+    for r in range(rows.shape[0]):  # a loop over distinct users, one product each
+        pairs = by_user[cuts[r] : cuts[r + 1]]
+        lo, hi = rows.indptr[r], rows.indptr[r + 1]
+        if not len(pairs) or hi == lo:
+            continue
+        keys = rows.indices[lo:hi]
+        dots = left[keys] @ right[pairs].T  # [history, pairs]
+        out[0].append(np.repeat(pairs, hi - lo))
+        out[1].append(np.tile(keys, len(pairs)))
+        out[2].append(np.tile(rows.data[lo:hi], len(pairs)))
+        out[3].append(dots.T.ravel())
+    empty = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)]
+    pair, keys, data, dots = (
+        np.concatenate(parts) if parts else blank for parts, blank in zip(out, empty, strict=True)
+    )
+    return pair, keys, data, dots

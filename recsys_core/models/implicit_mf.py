@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from recsys_core.data.interactions import Interactions
 from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
-from recsys_core.models.explanation import PairParts
+from recsys_core.models.explanation import PairParts, history_dots
 from recsys_core.models.knn import user_rows
 from recsys_core.progress import Progress, report
 
@@ -157,24 +157,28 @@ class ALS(_FactorModel):
         unit confidence (binarised data, alpha 1) every user has the same system: one solve
         serves all pairs.
         """
-        rows = user_rows(self.train_, users, self.config.binarize)
-        pair = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
+        uniq, inverse = np.unique(users, return_inverse=True)
+        rows = user_rows(self.train_, uniq, self.config.binarize)
         y = self.item_factors_.astype(np.float64)
         confidence = self.config.alpha * rows.data.astype(np.float64)
         base = y.T @ y
         base[np.diag_indices_from(base)] += self.config.reg
         solved = np.empty((len(users), y.shape[1]))  # W_u y_item per pair
-        uniform = np.bincount(pair, weights=confidence != 1.0, minlength=len(users)) == 0
-        if uniform.any():
-            solved[uniform] = np.linalg.solve(base, y[items[uniform]].T).T
-        for user in np.unique(users[~uniform]):  # a loop over distinct users, one solve each
-            at = np.flatnonzero((users == user) & ~uniform)
-            lo, hi = rows.indptr[at[0]], rows.indptr[at[0] + 1]
+        counts = np.diff(rows.indptr)
+        owner = np.repeat(np.arange(len(uniq)), counts)
+        uniform = np.bincount(owner, weights=confidence != 1.0, minlength=len(uniq)) == 0
+        easy = uniform[inverse]
+        if easy.any():
+            solved[easy] = np.linalg.solve(base, y[items[easy]].T).T
+        for r in np.flatnonzero(~uniform):  # a loop over distinct users, one solve each
+            at = np.flatnonzero(inverse == r)
+            lo, hi = rows.indptr[r], rows.indptr[r + 1]
             hist, c = y[rows.indices[lo:hi]], confidence[lo:hi]
             system = base + (hist.T * (c - 1.0)) @ hist
             solved[at] = np.linalg.solve(system, y[items[at]].T).T
-        contrib = confidence * np.einsum("nd,nd->n", solved[pair], y[rows.indices])
-        return PairParts.build(pair, rows.indices, contrib, len(users))
+        pair, keys, data, dots = history_dots(rows, y, solved, inverse)
+        contrib = self.config.alpha * data.astype(np.float64) * dots
+        return PairParts.build(pair, keys, contrib, len(users))
 
 
 class BPR(_FactorModel):

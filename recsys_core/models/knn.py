@@ -119,6 +119,26 @@ def _keep_top(sim: np.ndarray, n: int) -> sp.csr_matrix:
     return sp.csr_matrix(sim)
 
 
+def gather(product: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``product[rows, cols]`` as float64, through dense blocks of rows.
+
+    scipy's own sampler scans a row for every lookup when its indices are unsorted (as a
+    product's are), which costs more than the product itself.
+    """
+    out = np.zeros(len(rows))
+    step = max(1, BLOCK_BYTES // (8 * max(product.shape[1], 1)))
+    for start in range(0, product.shape[0], step):  # a loop over blocks of rows
+        at = np.flatnonzero((rows >= start) & (rows < start + step))
+        if len(at):
+            dense = (
+                product[start : start + step].toarray()
+                if start or step < product.shape[0]
+                else product.toarray()
+            )
+            out[at] = dense[rows[at] - start, cols[at]]
+    return out
+
+
 class ItemKNN(Recommender):
     """Item-based neighbours: an item scores by how similar it is to what the user has seen.
 
@@ -147,10 +167,19 @@ class ItemKNN(Recommender):
 
     def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
         """:meth:`explain_parts` of every pair: one lookup of all (history, item) weights."""
+        pair, keys, contrib = self._pair_terms(users, items)
+        return PairParts.build(pair, keys, contrib, len(users))
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``sum_j x_uj sim[j, i]`` per pair, from the same lookup (no full-catalogue rows)."""
+        pair, _, contrib = self._pair_terms(*self._pairs(users, items))
+        return np.bincount(pair, weights=contrib, minlength=len(users))
+
+    def _pair_terms(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, ...]:
         rows = user_rows(self.train_, users, self.config.binarize)
         pair = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
         sim = np.asarray(self.similarity_[rows.indices, items[pair]]).ravel()
-        return PairParts.build(pair, rows.indices, rows.data * sim, len(users))
+        return pair, rows.indices, rows.data * sim
 
 
 class UserKNN(Recommender):
@@ -212,8 +241,15 @@ class UserKNN(Recommender):
         own_all = user_rows(self.train_, np.arange(self.n_users), binary)
         spread = (weights @ own_all).tocsr()  # [pairs, items]
         pair = np.repeat(np.arange(len(users)), np.diff(own.indptr))
-        picked = np.asarray(spread[pair, own.indices]).ravel()
+        picked = gather(spread, pair, own.indices)
         return PairParts.build(pair, own.indices, own.data * picked, len(users))
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``sum_v sim[v, u] x_vi`` per pair: neighbour rows times who chose the item."""
+        u, i = self._pairs(users, items)
+        chose = user_rows(self.train_, np.arange(self.n_users), self.config.binarize)
+        picked = sp.csr_matrix(self.neighbors_[u], dtype=np.float64).multiply(chose[:, i].T)
+        return np.asarray(picked.sum(axis=1), dtype=np.float64).ravel()
 
     def _neighbour_ratios(self, users: np.ndarray) -> sp.csr_matrix:
         """``sim / co-occurrence`` per (user, neighbour) of ``users``; 0 where nothing is shared."""
@@ -221,7 +257,7 @@ class UserKNN(Recommender):
         binary = user_rows(self.train_, np.arange(self.n_users), self._binary_similarity())
         co = (binary[users] @ binary.T).tocsr()
         row = np.repeat(np.arange(len(users)), np.diff(neigh.indptr))
-        shared = np.asarray(co[row, neigh.indices], dtype=np.float64).ravel()
+        shared = gather(co, row, neigh.indices)
         neigh.data = np.divide(neigh.data, shared, out=np.zeros_like(shared), where=shared > 0)
         return neigh
 

@@ -13,6 +13,7 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.models import REGISTRY, NotFittedError, Recommender
+from recsys_core.models.explanation import catalogue_names
 from recsys_core.models.registry import load_model_file
 
 #: Shared by the deep models on the toy matrix: a larger step, small batches, and no
@@ -183,6 +184,25 @@ class TestRecommenderContract:
                 continue
             assert parts.sum() == pytest.approx(model.score(np.array([user]))[0, item], abs=1e-5)
 
+    def test_explain_many_adds_up_and_says_what_explain_one_says(self, model: Recommender) -> None:
+        """Every family explains a batch through the contract: one explanation per pair,
+        contributions + residual = the pair's score, the same as the scalar reference."""
+        assert_explains_through_the_contract(model)
+
+    def test_capabilities_are_declared_not_probed(self, model: Recommender) -> None:
+        caps = model.capabilities
+        assert caps.history_reasons == bool(model.explains)
+        assert caps.cold_items == bool(model.supports_cold_items)
+        if caps.item_vectors:
+            assert model.item_vectors().shape[0] == model.n_items
+        else:
+            with pytest.raises(InputError):
+                model.item_vectors()
+        if not caps.feature_groups:
+            with pytest.raises(InputError, match="nothing to shuffle"):
+                model.permutable(model.train_)
+        assert bool(model.candidate_models()) == caps.candidate_models
+
     def test_fit_rejects_one_user_or_empty_data(self, name: str) -> None:
         one_user = Interactions.from_frame(
             pd.DataFrame({Columns.user: ["a", "a"], Columns.item: ["x", "y"]})
@@ -195,3 +215,24 @@ class TestRecommenderContract:
     def test_unknown_parameter_is_a_validation_error(self, name: str) -> None:
         with pytest.raises(ValueError, match="extra"):
             REGISTRY[name](not_a_parameter=1)
+
+
+def assert_explains_through_the_contract(model: Recommender) -> None:
+    """The explain_many / explain_one / additivity checks every model passes."""
+    top, _ = model.topk(np.arange(model.n_users), 3)
+    users = np.repeat(np.arange(model.n_users), 3)[top.ravel() >= 0]
+    items = top.ravel()[top.ravel() >= 0]
+    names = catalogue_names(model.train_, model.train_.item_ids)
+    found = model.explain_many(users, items, names)
+    assert len(found) == len(users)
+    scores = model.score(users)[np.arange(len(users)), items]
+    for u, i, expl, score in zip(users, items, found, scores, strict=True):
+        assert (expl.user_id, expl.item_id) == (model.train_.user_ids[u], model.train_.item_ids[i])
+        assert expl.values.sum() + expl.residual == pytest.approx(expl.score, abs=1e-9)
+        assert expl.score == pytest.approx(float(score), rel=1e-5, abs=1e-5)
+        assert expl.sentence
+    for at in range(0, len(users), 7):  # the scalar reference on a sample of the pairs
+        ref = model.explain_one(int(users[at]), int(items[at]), names)
+        assert ref.sentence == found[at].sentence and ref.names == found[at].names
+        np.testing.assert_allclose(ref.values, found[at].values, rtol=0, atol=1e-9)
+        assert ref.residual == pytest.approx(found[at].residual, abs=1e-9)
