@@ -49,7 +49,7 @@ def read_text(
     encoding = fmt.encoding
     if encoding == "utf-16":  # pyarrow reads UTF-8; convert once, line structure is kept
         raw, encoding = _sniff.utf16_to_utf8(raw, source), "utf-8"
-    elif encoding in ("utf-8", "utf-8-sig"):
+    elif encoding in ("utf-8", "utf-8-sig") and not raw.isascii():
         # pyarrow decodes a ragged row's text before our handler sees it: invalid bytes there
         # print an "Exception ignored" traceback, so they are refused first, with their line.
         bad = _sniff.first_undecodable(raw, "utf-8")
