@@ -78,14 +78,14 @@ def open_parquet(raw: bytes, source: str, max_rows: int, max_mb: int) -> pa.Tabl
 
 
 def _text_columns(meta: pq.FileMetaData) -> list[str]:
-    """Top-level byte-array columns, which are read dictionary-encoded.
+    """Paths of the byte-array columns (list elements too), which are read dictionary-encoded.
 
     From the schema, not the column chunks: building a chunk's metadata from a damaged
     footer can abort the process inside Arrow (an uncatchable C++ exception).
     """
     schema = meta.schema
     columns = (schema.column(j) for j in range(len(schema)))
-    return [c.path for c in columns if c.physical_type == "BYTE_ARRAY" and "." not in c.path]
+    return [c.path for c in columns if c.physical_type == "BYTE_ARRAY"]
 
 
 def _uncompressed(meta: pq.FileMetaData) -> int:
@@ -109,7 +109,8 @@ def _text_bytes(column: pa.ChunkedArray) -> int:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
         return int(column.nbytes)
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return int(column.nbytes) + len(column) * 4  # the "|" separators, with room
+        values = pc.list_flatten(column)  # elements may be dictionary-encoded too
+        return _text_bytes(values) + len(values)  # and a "|" between elements
     return len(column) * _NUMBER_CHARS
 
 

@@ -199,3 +199,18 @@ def test_ragged_file_prints_one_message(run, capsys, store: Store, tmp_path: Pat
     path.write_text(_ratings(extra="u1,i1\n"))
     err = _refused(run, capsys, store, str(path), "--name", "r")
     assert err.count("\n") == 1 and "line 14 has 2 fields" in err
+
+
+def test_parquet_dictionary_bomb_inside_lists_is_refused(
+    run, capsys, store: Store, tmp_path: Path
+) -> None:
+    """The same 4 MB genre in the list of each of 1,000 items."""
+    path = tmp_path / "bomb.parquet"
+    ids = pa.array([f"i{k}" for k in range(1000)])
+    genre = pa.DictionaryArray.from_arrays(pa.array([0] * 1000, pa.int32()), ["x" * (4 << 20)])
+    genres = pa.ListArray.from_arrays(pa.array(range(1001), pa.int32()), genre)
+    table = pa.table({"user": ids, "item": ids, "genres": genres})
+    pq.write_table(table, path, compression="zstd", dictionary_pagesize_limit=64 << 20)
+    assert path.stat().st_size < 1_000_000
+    err = _refused(run, capsys, store, str(path), "--name", "b")
+    assert "as text, over the limit of 2,000 MB (RECSYS_MAX_TABLE_MB)" in err
