@@ -14,10 +14,11 @@ from db import Store
 from db.runs import Run
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.jobs.runs import DerivedSpec, RunSpec, get_run, load_model, parse_spec
+from recsys_core.jobs.artifacts import get_run, load_model
+from recsys_core.jobs.spec import DerivedSpec, RunSpec, parse_spec, reranked
 from recsys_core.models.base import Recommender
 from recsys_core.models.hybrid import Hybrid
-from recsys_core.rerank import RerankConfig, Reranked
+from recsys_core.rerank import RerankConfig
 
 _SHARED = ("dataset", "version", "split", "seed", "ks", "relevance_threshold", "protocol",
            "n_recommendations")  # fmt: skip
@@ -103,7 +104,3 @@ def derived_model(store: Store, derived: DerivedSpec, train: Interactions) -> Re
     if derived.kind == "blend":
         return Hybrid.from_fitted(bases, derived.weights, derived.normalisation)
     return reranked(derived, bases[0])
-
-
-def reranked(derived: DerivedSpec, base: Recommender) -> Reranked:
-    return Reranked(base, RerankConfig.model_validate(derived.rerank or {}), derived.n_candidates)

@@ -2,42 +2,50 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from db import Store
-from db.engine import default_home
-from db.runs import CANCELLED, DONE, Run, RunRepository, run_heartbeat
+from db.runs import CANCELLED, Run, RunRepository, run_heartbeat
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError, RecsysError
 from recsys_core.evaluation.evaluate import EvaluationResult, evaluate, evaluate_topk, top_lists
 from recsys_core.evaluation.significance import bootstrap_cis
+from recsys_core.jobs.artifacts import (
+    artifacts_dir,
+    get_run,
+    load_model,
+    model_saves,
+    save_artifact,
+    sha256,
+)
 from recsys_core.jobs.datasets import load_interactions, resolve
+from recsys_core.jobs.derived import derived_model
 from recsys_core.jobs.segments import segment_report
 from recsys_core.jobs.spec import DerivedSpec, RunSpec, parse_spec, split_for
 from recsys_core.jobs.summary import ModelReport, RunResult, RunSummary
 from recsys_core.json_values import json_safe
 from recsys_core.models.base import Recommender
-from recsys_core.models.registry import load_model_file
 from recsys_core.splitting import Split
 
 __all__ = [
     "Cancelled",
     "DerivedSpec",
     "RunSpec",
+    "artifacts_dir",
     "execute",
     "get_run",
     "load_model",
+    "model_saves",
     "parse_spec",
+    "sha256",
     "split_for",
     "submit",
     "train",
@@ -182,7 +190,7 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> RunResult:
     progress.enter("saving")
     progress(0, 1, "model file")
     with _timed(timings, "artifact_s"):
-        path, digest = _save_artifact(model, run.id) if model_saves(spec) else (None, None)
+        path, digest = save_artifact(model, run.id) if model_saves(spec) else (None, None)
     summary = RunSummary.model_validate(
         {
             "metrics": metrics["value"].dropna().round(6).to_dict(),
@@ -199,8 +207,6 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> RunResult:
 def _fit(store: Store, spec: RunSpec, parts: Split, progress: _Reporter) -> Recommender:
     if spec.derived is None:
         return spec.build_model().fit(parts.train, progress=progress)
-    from recsys_core.jobs.derived import derived_model
-
     return derived_model(store, spec.derived, parts.train)
 
 
@@ -325,31 +331,6 @@ def _with_ci(
     return out
 
 
-def model_saves(spec: RunSpec) -> bool:
-    """Re-ranked runs keep no file of their own: the base run's model plus the plan rebuild it."""
-    return spec.derived is None or spec.derived.kind != "rerank"
-
-
-def artifacts_dir() -> Path:
-    path = default_home() / "artifacts"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _save_artifact(model: Recommender, run_id: int) -> tuple[str, str]:
-    path = artifacts_dir() / f"run_{run_id}.npz"
-    model.save(path)
-    return str(path), sha256(path)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _save(repo: RunRepository, run_id: int, result: RunResult) -> None:
     """All results in the caller's one transaction: a run is complete or has nothing."""
     repo.clear_results(run_id)
@@ -366,33 +347,3 @@ def _save(repo: RunRepository, run_id: int, result: RunResult) -> None:
         progress_total=1,
         progress_message="done",
     )
-
-
-def load_model(run: Run, store: Store | None = None) -> Recommender:
-    """Load a run's model after checking its checksum: only files the workbench wrote load.
-
-    A re-ranked run is rebuilt from its base run's model and its plan (``store`` needed).
-    """
-    spec = RunSpec.model_validate(run.spec)
-    if run.status == DONE and spec.derived is not None and spec.derived.kind == "rerank":
-        from recsys_core.jobs.derived import reranked
-
-        if store is None:
-            raise InputError(f"Run {run.id} is a re-ranking: loading it needs the store.")
-        return reranked(spec.derived, load_model(get_run(store, spec.derived.runs[0]), store))
-    if run.status != DONE or not run.artifact_path or not run.artifact_sha256:
-        raise InputError(f"Run {run.id} has no saved model (status {run.status}).")
-    path = Path(run.artifact_path)
-    if not path.is_file():
-        raise InputError(f"The model file of run {run.id} is missing: {path}.")
-    if sha256(path) != run.artifact_sha256:
-        raise InputError(f"The model file of run {run.id} does not match its checksum; not loaded.")
-    return load_model_file(path)
-
-
-def get_run(store: Store, run_id: int) -> Run:
-    with store.session() as s:
-        run = RunRepository(s).get(run_id)
-    if run is None:
-        raise InputError(f"No run {run_id}; `recsys runs` lists them.")
-    return run

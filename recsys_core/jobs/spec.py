@@ -10,6 +10,7 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.models.base import Recommender
 from recsys_core.models.registry import make_model
+from recsys_core.rerank import RerankConfig, Reranked
 from recsys_core.splitting import Split, split
 from recsys_core.splitting.configs import RandomHoldout, SplitConfig
 
@@ -90,3 +91,8 @@ def split_for(inter: Interactions, config: SplitConfig, seed: int) -> Split:
             "to use the predefined split."
         )
     return split(inter, config, seed, is_test=inter.is_test)
+
+
+def reranked(derived: DerivedSpec, base: Recommender) -> Reranked:
+    """A re-ranked run's model: its base model wrapped in the stored plan."""
+    return Reranked(base, RerankConfig.model_validate(derived.rerank or {}), derived.n_candidates)
