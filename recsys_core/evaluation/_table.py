@@ -198,7 +198,8 @@ def _check_overlap(recs: pd.DataFrame, gold: pd.DataFrame) -> None:
     differently. A truth of fewer than 10 items may legitimately miss every list.
     """
     for col, what in ((Columns.user, "user"), (Columns.item, "item")):
-        ours, theirs = pd.unique(recs[col]), pd.unique(gold[col])
+        ours = np.asarray(pd.unique(recs[col]))
+        theirs = np.asarray(pd.unique(gold[col]))
         if what == "item" and len(theirs) < 10:
             continue
         if not np.isin(ours, theirs).any():
