@@ -19,7 +19,6 @@ from recsys_core.experiments import (
     parse_ratio,
     parse_split,
     sample_size,
-    synthetic_log,
     validate_log,
 )
 from recsys_core.experiments.offline import offline_vs_online
@@ -29,6 +28,7 @@ from recsys_core.experiments.stored import (
     link_run,
     list_experiments,
 )
+from recsys_core.experiments.synth import sample_log
 from recsys_core.jobs.analysis import display_label, list_runs
 
 NONE = "(none)"
@@ -43,7 +43,7 @@ def _read(data: bytes, name: str) -> RawTable:
 
 @st.cache_data(show_spinner=False, max_entries=1)
 def _sample() -> bytes:
-    return synthetic_log().to_csv(index=False).encode()
+    return sample_log().to_csv(index=False).encode()
 
 
 @st.cache_data(show_spinner="Analysing…", max_entries=8)
@@ -150,12 +150,46 @@ def render(result: ExperimentResult, key: str) -> None:
 
 
 def _lift_table(lifts: pd.DataFrame) -> pd.DataFrame:
-    pct = ["lift", "ci_low", "ci_high", "seq_ci_low", "seq_ci_high"]
-    table = lifts.assign(**{c: lifts[c] * 100 for c in pct})
-    for c in ("p_value", "p_holm", "seq_p_value"):
-        table[c] = table[c].map(lambda p: "< 1e-16" if p < 1e-16 else f"{p:.3g}")
-    table = table.rename(columns={c: f"{c} (%)" for c in pct})
-    return table.round({f"{c} (%)": 2 for c in pct})
+    """Readable headers, lifts in percent, p-values in 3 significant digits."""
+    pct = {
+        "lift": "lift %",
+        "ci_low": "CI low %",
+        "ci_high": "CI high %",
+        "seq_ci_low": "always-valid low %",
+        "seq_ci_high": "always-valid high %",
+    }
+    p = {"p_value": "p", "p_holm": "Holm p", "seq_p_value": "always-valid p"}
+    table = lifts.assign(**{c: (lifts[c] * 100).round(2) for c in pct})
+    table = table.assign(**{c: lifts[c].map(_p_text) for c in p})
+    names = {
+        "control_value": "control value",
+        "variant_value": "variant value",
+        "significant": "significant (Holm)",
+        "cuped": "CUPED",
+        **pct,
+        **p,
+    }
+    columns = [
+        "metric",
+        "variant",
+        "control_value",
+        "variant_value",
+        "lift",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "p_holm",
+        "significant",
+        "seq_p_value",
+        "seq_ci_low",
+        "seq_ci_high",
+        "cuped",
+    ]
+    return table[columns].rename(columns=names)
+
+
+def _p_text(p: float) -> str:
+    return "< 1e-16" if p < 1e-16 else f"{p:.3g}"
 
 
 def _save(data: bytes, name: str, mapping: ExperimentMapping, spec: AnalysisSpec) -> None:
@@ -228,16 +262,21 @@ def offline_tab() -> None:
         st.info("Link the control and a variant of a stored experiment to finished runs.")
         return
     st.subheader("Which offline metric predicts the online lift?")
-    st.dataframe(found.agreement, hide_index=True, width="stretch")
     c1, c2 = st.columns(2)
-    offline = c1.selectbox(
-        "Offline metric", sorted(found.pairs["offline_metric"].unique()), key="exp_off"
+    onlines = sorted(found.pairs["online_metric"].unique())
+    online = c1.selectbox("Online metric", onlines, key="exp_on")
+    agreement = found.agreement[found.agreement["online_metric"] == online]
+    offline = c2.selectbox("Offline metric", agreement["offline_metric"].tolist(), key="exp_off")
+    st.plotly_chart(
+        charts.offline_chart(found.pairs, offline, online), width="stretch", key="exp_offline"
     )
-    online = c2.selectbox(
-        "Online metric", sorted(found.pairs["online_metric"].unique()), key="exp_on"
+    st.caption(
+        "Per offline metric, across linked variants: how often its change had the online "
+        "lift's sign, and how well it ranks the online lifts (best first)."
     )
-    st.plotly_chart(charts.offline_chart(found.pairs, offline, online), width="stretch")
-    st.dataframe(found.pairs, hide_index=True, width="stretch")
+    st.dataframe(agreement.drop(columns="online_metric"), hide_index=True, width="stretch")
+    pairs = found.pairs[found.pairs["online_metric"] == online]
+    st.dataframe(pairs[pairs["offline_metric"] == offline], hide_index=True, width="stretch")
 
 
 def power_tab() -> None:

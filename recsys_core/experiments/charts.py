@@ -52,7 +52,7 @@ def lift_chart(lifts: pd.DataFrame) -> go.Figure:
         go.Scatter(
             name="Always-valid interval (sequential)",
             x=rows["lift"] * pct, y=labels, mode="markers",
-            marker={"size": 1, "color": _GREY},
+            marker={"symbol": "line-ew-open", "size": 16, "color": _GREY, "line": {"width": 1}},
             error_x={"type": "data", "symmetric": False, "thickness": 1, "width": 0,
                      "array": (rows["seq_ci_high"] - rows["lift"]) * pct,
                      "arrayminus": (rows["lift"] - rows["seq_ci_low"]) * pct, "color": _GREY},
@@ -74,12 +74,12 @@ def lift_chart(lifts: pd.DataFrame) -> go.Figure:
     )  # fmt: skip
     fig.add_vline(x=0, line_color="black", line_width=1)
     fig.update_layout(
-        height=140 + 40 * len(rows),
+        height=190 + 40 * len(rows),
         title="Relative lift over control (green/red: significant after Holm)",
         xaxis_title="Relative lift (%)",
         yaxis_title=None,
-        legend={"orientation": "h", "y": -0.15},
-        margin={"t": 50, "b": 10, "l": 10},
+        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        margin={"t": 90, "b": 10, "l": 10},
     )
     fig.update_xaxes(ticksuffix="%", zeroline=False)
     return fig

@@ -15,7 +15,7 @@ import pandas as pd
 
 from recsys_core.errors import InputError
 
-__all__ = ["SAMPLE_LIFTS", "synthetic_log"]
+__all__ = ["SAMPLE_LIFTS", "sample_log", "synthetic_log"]
 
 #: The sample the Experiments page loads: a clear win, a flat variant and a ratio metric.
 SAMPLE_LIFTS: dict[str, float] = {"control": 0.0, "new_ranker": 0.06, "popular_boost": 0.0}
@@ -79,3 +79,8 @@ def synthetic_log(
             "pre_revenue": np.round(pre_revenue, 2),
         }
     )
+
+
+def sample_log() -> pd.DataFrame:
+    """The sample the Experiments page loads: 40,000 users, :data:`SAMPLE_LIFTS`, seed 2."""
+    return synthetic_log(seed=2)

@@ -30,9 +30,9 @@ def test_sample_is_one_click_away_and_srm_comes_first(
     assert at.success[0].value.startswith("No sample-ratio mismatch")
     lifts = at.dataframe[0].value
     ctr = lifts[(lifts["metric"] == "CTR") & (lifts["variant"] == "new_ranker")].iloc[0]
-    assert ctr["ci_low (%)"] < 6.0 < ctr["ci_high (%)"]
+    assert ctr["CI low %"] < 6.0 < ctr["CI high %"]
     revenue = lifts[(lifts["metric"] == "revenue") & (lifts["variant"] == "new_ranker")].iloc[0]
-    assert bool(revenue["significant"]) and bool(revenue["cuped"])
+    assert bool(revenue["significant (Holm)"]) and bool(revenue["CUPED"])
     assert any(s.value == "CUPED" for s in at.subheader)
 
 
