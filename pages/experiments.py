@@ -274,9 +274,49 @@ def offline_tab() -> None:
         "Per offline metric, across linked variants: how often its change had the online "
         "lift's sign, and how well it ranks the online lifts (best first)."
     )
-    st.dataframe(agreement.drop(columns="online_metric"), hide_index=True, width="stretch")
-    pairs = found.pairs[found.pairs["online_metric"] == online]
-    st.dataframe(pairs[pairs["offline_metric"] == offline], hide_index=True, width="stretch")
+    share = st.column_config.NumberColumn("same sign", format="%.0f%%")
+    st.dataframe(
+        agreement.drop(columns="online_metric").assign(
+            sign_agreement=lambda t: t.sign_agreement * 100
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"offline_metric": "offline metric", "sign_agreement": share},
+    )
+    pairs = found.pairs[
+        (found.pairs["online_metric"] == online) & (found.pairs["offline_metric"] == offline)
+    ]
+    st.dataframe(_pairs_table(pairs), hide_index=True, width="stretch")
+
+
+def _pairs_table(pairs: pd.DataFrame) -> pd.DataFrame:
+    pct = {
+        "online_lift": "online lift %",
+        "online_ci_low": "CI low %",
+        "online_ci_high": "CI high %",
+        "offline_delta": "offline change %",
+    }
+    names = {
+        "control_run": "control run",
+        "same_data": "same data version",
+        "online_significant": "significant (Holm)",
+        "offline_control": "offline control",
+        "offline_variant": "offline variant",
+        **pct,
+    }
+    columns = [
+        "experiment",
+        "variant",
+        "run",
+        "control_run",
+        "same_data",
+        *pct,
+        "online_significant",
+        "offline_control",
+        "offline_variant",
+    ]
+    table = pairs.assign(**{c: (pairs[c] * 100).round(2) for c in pct})
+    return table[columns].rename(columns=names)
 
 
 def power_tab() -> None:

@@ -103,6 +103,9 @@ def offline_chart(pairs: pd.DataFrame, offline_metric: str, online_metric: str) 
     )  # fmt: skip
     fig.add_hline(y=0, line_color="black", line_width=1)
     fig.add_vline(x=0, line_color="black", line_width=1)
+    x = np.append(rows["offline_delta"].to_numpy(float) * pct, 0.0)
+    pad = 0.25 * max(float(np.nanmax(x) - np.nanmin(x)), 1.0)  # room for the point labels
+    fig.update_xaxes(range=[float(np.nanmin(x)) - pad, float(np.nanmax(x)) + pad])
     fig.update_layout(
         height=420,
         title=f"Offline {offline_metric} change vs online {online_metric} lift",

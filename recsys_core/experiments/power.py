@@ -69,7 +69,7 @@ def sample_size(
     total = n_c + (n_variants - 1) * n_t
     message = (
         f"{n_c:,} control users and {n_t:,} per treatment ({total:,} in all) detect a "
-        f"{mde:+.1%} lift on a mean of {mean:g} (sd {sd:g}) with {power:.0%} power at "
+        f"{mde:+.1%} lift on a mean of {mean:.4g} (sd {sd:.3g}) with {power:.0%} power at "
         f"alpha {a:.3g} per comparison."
     )
     return PowerPlan(n_c, n_t, total, a, effect, message)
