@@ -11,10 +11,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import (
     ColumnElement,
     and_,
@@ -29,7 +27,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from db.bulk import bulk_insert, bulk_select
 from db.engine import Store, StoreError, writes_blocked_s
 from db.schema import (
     RecommendationTable,
@@ -38,6 +35,9 @@ from db.schema import (
     RunUserMetricTable,
     WorkerTable,
 )
+
+if TYPE_CHECKING:  # pandas and the bulk paths load with the first result read or write:
+    import pandas as pd  # listing runs (`recsys runs`, the Train page) needs neither
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
@@ -314,6 +314,11 @@ class RunRepository:
 
     def write_metrics(self, run_id: int, metrics: pd.DataFrame) -> None:
         """``metrics``: index = metric label; columns value, ci_low, ci_high."""
+        import numpy as np
+        import pandas as pd
+
+        from db.bulk import bulk_insert
+
         n = len(metrics)
         nan = pd.Series(np.nan, index=metrics.index)
         bulk_insert(
@@ -330,6 +335,10 @@ class RunRepository:
 
     def write_user_metrics(self, run_id: int, per_user: pd.DataFrame, user_col: str) -> None:
         """Wide per-user frame (one column per metric) stored long, NaNs kept as NULL."""
+        import numpy as np
+
+        from db.bulk import bulk_insert
+
         long = per_user.melt(id_vars=[user_col], var_name="metric", value_name="value")
         bulk_insert(
             self.s,
@@ -344,6 +353,10 @@ class RunRepository:
 
     def write_recommendations(self, run_id: int, recs: pd.DataFrame) -> None:
         """``recs`` has columns user_id, item_id, score, rank and optionally reason."""
+        import numpy as np
+
+        from db.bulk import bulk_insert
+
         bulk_insert(
             self.s,
             RecommendationTable.__tablename__,
@@ -358,6 +371,8 @@ class RunRepository:
         )
 
     def metrics(self, run_id: int) -> pd.DataFrame:
+        from db.bulk import bulk_select
+
         return bulk_select(
             self.s,
             "SELECT metric, value, ci_low, ci_high FROM run_metrics WHERE run_id = :key",
@@ -367,6 +382,10 @@ class RunRepository:
         ).set_index("metric")
 
     def user_metrics(self, run_id: int, user_col: str) -> pd.DataFrame:
+        import pandas as pd
+
+        from db.bulk import bulk_select
+
         long = bulk_select(
             self.s,
             "SELECT user_id, metric, value FROM run_user_metrics WHERE run_id = :key",
@@ -387,6 +406,10 @@ class RunRepository:
         one user costs a few rows instead of the whole table (millions of rows at 100k users).
         Unknown users simply have no rows; a bare string is one user id, not its characters.
         """
+        import pandas as pd
+
+        from db.bulk import bulk_select
+
         if users is None:
             return bulk_select(
                 self.s,

@@ -8,13 +8,16 @@ in the model report and ignored elsewhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from db.runs import Run
 from recsys_core.json_values import json_safe
+
+if TYPE_CHECKING:  # `recsys runs` reads summaries without loading pandas
+    import pandas as pd
+
+    from db.runs import Run
 
 
 class SegmentRow(BaseModel):
@@ -78,6 +81,8 @@ class RunSummary(BaseModel):
 
     def segment_frame(self) -> pd.DataFrame:
         """The segment rows as a table (empty without segments)."""
+        import pandas as pd
+
         return pd.DataFrame([s.model_dump() for s in self.segments])
 
     def to_json(self) -> dict[str, Any]:

@@ -58,3 +58,12 @@ def test_the_probe_sees_heavy_imports_when_a_handler_runs() -> None:
     """The check above can fail: importing a handler's modules does show up in the probe."""
     loaded = _imported_after("import recsys_core.jobs.analysis")
     assert {"scipy.stats", "pandas", "db"} <= loaded
+
+
+def test_listing_runs_loads_no_science_stack(tmp_path) -> None:
+    """`recsys runs` needs the store and the typed summary, not pandas, scipy or the models."""
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    code = f"import recsys_core.cli as c\nassert c.main(['runs', '--db', {url!r}]) == 0"
+    loaded = _imported_after(code)
+    assert "sqlalchemy" in loaded and "recsys_core.jobs.summary" in loaded
+    assert not [m for m in ("pandas", "scipy", "sklearn", "recsys_core.models") if m in loaded]
