@@ -20,7 +20,7 @@ from db import Store
 from db.runs import Run
 from recsys_core.data.interactions import Interactions
 from recsys_core.explain import Explanation, explain
-from recsys_core.jobs.datasets import load_interactions
+from recsys_core.jobs.datasets import load_interactions, resolve
 from recsys_core.jobs.runs import load_model
 from recsys_core.jobs.spec import RunSpec, split_for
 from recsys_core.models.base import Recommender
@@ -80,17 +80,20 @@ def run_split(store: Store, run: Run) -> Split:
     Splits are pure functions of data, config and seed, so nothing but the spec is stored.
     """
     spec = run_spec(run)
+    _, version = resolve(store, run.dataset_id, spec.version)  # one small read per call
 
     def build() -> Split:
         inter = load_interactions(store, run.dataset_id, spec.version)
         return split_for(inter, spec.split, spec.seed)
 
-    return _store_caches(store)[0].get(split_key(run), build)
+    # the version's creation time guards against an id reused after a dataset was deleted
+    key = (*split_key(run), version.id, version.created_at)
+    return _store_caches(store)[0].get(key, build)
 
 
 def run_model(store: Store, run: Run) -> Recommender:
     """The run's fitted model, checked against its checksum (kept for the next reader)."""
-    key = (run.id, run.artifact_sha256, run.status)
+    key = (run.id, run.created_at, run.artifact_sha256, run.status)
     return _store_caches(store)[1].get(key, lambda: load_model(run, store))
 
 
