@@ -42,20 +42,32 @@ class WorkerStopped(BaseException):
     ``except Exception`` (which turns crashes into failed runs) lets it through."""
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _ignore_stop_signals() -> None:
+    """From here on the worker is cleaning up; a second Ctrl-C must not cut that short."""
+    if _in_main_thread():
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 @contextmanager
 def _stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGINT into :class:`WorkerStopped` while the worker loop runs."""
-    if threading.current_thread() is not threading.main_thread():
+    """Turn SIGTERM and SIGINT into :class:`WorkerStopped` while the worker runs."""
+    if not _in_main_thread():
         yield  # signal handlers can only be set from the main thread
         return
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        # a second signal while we clean up must not interrupt the clean-up itself
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
+        _ignore_stop_signals()
         raise WorkerStopped(signal.Signals(signum).name)
 
-    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    old = {sig: signal.signal(sig, stop) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
@@ -103,24 +115,31 @@ def run_worker(store: Store, *, once: bool = False, max_idle_s: float | None = N
         target=_beat, args=(store, worker, current, stop, beat_every_s()), daemon=True
     )
     beat.start()
-    done = 0
-    try:
-        with _stop_on_signals():
-            done = _loop(store, worker, current, once, max_idle_s)
-    except WorkerStopped as why:
-        _hand_back(store, worker, str(why))
-    finally:
-        stop.set()
-        beat.join()  # no beat may land after the row is removed
-        with store.session() as s:
-            RunRepository(s).remove_worker(worker)
-    return done
+    done = [0]
+    with _stop_on_signals():
+        try:
+            _loop(store, worker, current, done, once, max_idle_s)
+        except WorkerStopped as why:
+            _hand_back(store, worker, str(why))
+        finally:
+            _ignore_stop_signals()
+            stop.set()
+            beat.join()  # no beat may land after the row is removed
+            with store.session() as s:
+                RunRepository(s).remove_worker(worker)
+    return done[0]
 
 
 def _loop(
-    store: Store, worker: str, current: list[int | None], once: bool, max_idle_s: float | None
-) -> int:
-    done, idle_since = 0, time.monotonic()
+    store: Store,
+    worker: str,
+    current: list[int | None],
+    done: list[int],
+    once: bool,
+    max_idle_s: float | None,
+) -> None:
+    """Claim and execute runs; ``current`` and ``done`` are shared with the beat and caller."""
+    idle_since = time.monotonic()
     while True:
         with store.session() as s:
             repo = RunRepository(s)
@@ -128,13 +147,13 @@ def _loop(
             run = repo.claim_next(worker)
         if run is None:
             if once or (max_idle_s is not None and time.monotonic() - idle_since > max_idle_s):
-                return done
+                return
             time.sleep(IDLE_SLEEP_S)
             continue
         current[0] = run.id
         execute(store, run.id, worker=worker)
         current[0] = None
-        done += 1
+        done[0] += 1
         idle_since = time.monotonic()
 
 
