@@ -13,7 +13,7 @@ from recsys_core.export import EXPORT_COLUMNS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-EXPORT_HEADER = ",".join(EXPORT_COLUMNS)
+EXPORT_HEADER = ",".join(f'"{c}"' for c in EXPORT_COLUMNS)  # text cells are quoted
 TRAIN_TIMEOUT_S = 120
 
 
