@@ -34,7 +34,7 @@ def test_upload_a_log_and_read_the_result(app_url: str, page, tmp_path: Path) ->
     assert alarm_box["y"] < chart_box["y"]
 
     page.get_by_role("button", name="Load the synthetic sample").click()
-    page.get_by_test_id("stFileUploaderDeleteBtn").first.click()
+    page.get_by_role("button", name="Remove checkout_test.csv").click()
     page.get_by_text("No sample-ratio mismatch").wait_for()
     assert page.get_by_text("new_ranker has a planted +6% lift").count() == 1
     page.screenshot(path=str(tmp_path / "experiments.png"), full_page=True)
