@@ -111,13 +111,19 @@ def _spec(raw: RawTable, mapping: ExperimentMapping, sample: bool) -> AnalysisSp
         key="exp_ratios",
     )
     planned = c3.number_input("Planned users (0: not set)", 0, step=1000, key="exp_planned")
-    split = st.text_input("Planned split (default equal), e.g. A=0.5,B=0.5", "", key="exp_split")
+    c4, c5 = st.columns([3, 1])
+    split = c4.text_input("Planned split (default equal), e.g. A=0.5,B=0.5", "", key="exp_split")
+    c5.write("")
+    cuped = c5.checkbox(
+        "CUPED", True, key="exp_cuped", help="Adjust metrics by their pre-period column."
+    )
     return AnalysisSpec(
         control=str(control),
         metrics=mapping.metrics,
         ratios=dict(parse_ratio(r) for r in ratios.split(",") if r.strip()),
         planned_split=parse_split(split) if split.strip() else None,
         planned_users=int(planned) or None,
+        cuped=cuped,
     )
 
 

@@ -83,3 +83,13 @@ def test_power_calculator_shows_the_plan(open_page: Callable[[str], AppTest]) ->
     at.number_input(key="pw_mde").set_value(5.0)
     at.run()
     assert any(s.value.startswith("56,512 control users") for s in at.success)
+
+
+def test_cuped_can_be_switched_off(open_page: Callable[[str], AppTest]) -> None:
+    at = open_page("experiments")
+    at.button(key="exp_sample").click().run()
+    at.checkbox(key="exp_cuped").uncheck().run()
+    assert not at.exception
+    lifts = at.dataframe[0].value
+    assert not lifts["CUPED"].any()
+    assert not any(s.value == "CUPED" for s in at.subheader)
