@@ -13,7 +13,7 @@ from recsys_core.data import _io_sniff as _sniff
 from recsys_core.errors import InputError
 
 MB: Final = 1024 * 1024
-_ENCODING_LABELS: Final = {
+ENCODING_LABELS: Final = {
     "utf-8": "UTF-8",
     "utf-8-sig": "UTF-8 with BOM",
     "utf-16": "UTF-16",
@@ -25,6 +25,13 @@ _PRESET_LABELS: Final = {
     "movielens-dat": "MovieLens ratings.dat",
     "movielens-csv": "MovieLens ratings.csv",
 }
+#: What the reader takes, said whenever a file cannot be read.
+READABLE: Final = (
+    "The importer reads delimited text with any one-character delimiter (comma, semicolon, "
+    "tab, pipe, '^'...) or MovieLens 1M's '::', with or without a header row, in UTF-8, "
+    "Latin-1, Windows-1252 or UTF-16; and Parquet files. The file name and extension do not "
+    "matter (.item, .dat, .data or none)."
+)
 #: Settings of the reading limits and their defaults (README, "Settings").
 UPLOAD_MB_VAR: Final = "RECSYS_MAX_UPLOAD_MB"
 ROWS_VAR: Final = "RECSYS_MAX_ROWS"
@@ -53,7 +60,7 @@ class FileFormat:
             "TSV" if delim == "\t" else "CSV",
             f"delimiter {_sniff.delimiter_label(delim)}",
             "header row" if self.header else "no header row",
-            _ENCODING_LABELS.get(self.encoding, self.encoding),
+            ENCODING_LABELS.get(self.encoding, self.encoding),
         ]
         text = ", ".join(parts)
         return f"{text} ({_PRESET_LABELS[self.preset]})" if self.preset in _PRESET_LABELS else text

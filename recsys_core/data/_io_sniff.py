@@ -17,6 +17,8 @@ from recsys_core.errors import InputError
 SAMPLE_BYTES: Final = 1 << 16
 SAMPLE_LINES: Final = 200
 DELIM_LABELS: Final = {"\t": "tab", " ": "space"}
+#: Delimiters detected only when none of tab , ; | occurs (any other one can be chosen).
+OTHER_DELIMITERS: Final = ("^", "~", ":", "#", "!", "\x01", "\x1e", "\x1f", "¦", "§", "*", "=")
 # Quotes open a value only at its start (as in pyarrow and the csv module); a quote inside a
 # value (24" screen) is a literal character.
 # Possessive loops (*+): a failed match gives nothing back, so no input costs quadratic time.
@@ -177,11 +179,25 @@ def pick_delimiter(records: list[tuple[int, str]], name: str) -> str:
         best = [d for d in group if d in steady]
         if best:
             return max(best, key=lambda d: counts[d][0])
+    if not any(counts[d].any() for d in ("\t", ",", ";", "|")):
+        other = _other_delimiter(bare)
+        if other is not None:
+            return other
     _raise_if_mixed(records, counts, name)
     # Ragged rows: the most common non-zero count wins and the reader names the odd lines.
     scores = {d: Counter(c[c > 0].tolist()).most_common(1) for d, c in counts.items()}
     ranked = [(s[0][1], d) for d, s in scores.items() if s and d != " "]
     return max(ranked, key=lambda t: t[0])[1] if ranked else ","
+
+
+def _other_delimiter(bare: list[str]) -> str | None:
+    """A less common delimiter ('^', ':', '~'...) found the same number of times on every
+    line, tried only when no common one occurs at all."""
+    for d in OTHER_DELIMITERS:
+        counts = [x.count(d) for x in bare]
+        if counts[0] > 0 and counts.count(counts[0]) == len(counts):
+            return d
+    return None
 
 
 def _raise_if_mixed(

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from recsys_core.data import _io_sniff as _sniff
-from recsys_core.data._io_format import FileFormat
+from recsys_core.data._io_format import READABLE, FileFormat
 from recsys_core.errors import InputError
 
 #: Stand-in for multi-character delimiters ("::"), which pyarrow's parser cannot take.
@@ -58,7 +58,7 @@ def read_text(
     delim = fmt.delimiter or ","
     start = _content_start(raw)
     before = _sniff.line_of(raw, start) - 1
-    body, delim = _normalise(raw, start, delim)
+    body, delim = _normalise(raw, start, delim, _PY_CODECS.get(encoding, encoding))
     _refuse_wrong_delimiter(body, source, delim, names, encoding)
     ragged = _RaggedRows()
     table = _parse(body, source, fmt, names, delim, encoding, ragged)
@@ -83,10 +83,10 @@ def _content_start(raw: bytes) -> int:
     return match.end() if match else start
 
 
-def _normalise(raw: bytes, start: int, delim: str) -> tuple[bytes, str]:
+def _normalise(raw: bytes, start: int, delim: str, encoding: str) -> tuple[bytes, str]:
     """Bytes and delimiter pyarrow can parse: '::' becomes one character, space runs one space."""
-    if len(delim) > 1:
-        return raw[start:].replace(delim.encode(), _UNIT_SEP.encode()), _UNIT_SEP
+    if len(delim) > 1 or not delim.isascii():  # "::", or a non-ASCII character ("¦")
+        return raw[start:].replace(delim.encode(encoding), _UNIT_SEP.encode()), _UNIT_SEP
     if delim == " " and b"  " in raw:
         # Runs first, then the single spaces at line ends: each pattern is linear in the input
         # (one pattern for both would retry every space of a long run: quadratic time).
@@ -142,7 +142,7 @@ def _parse_error(body: bytes, source: str, fmt: FileFormat, exc: Exception) -> I
         return _not_utf8(source, body, _sniff.first_undecodable(body, "utf-8"))
     return InputError(
         f'{source} could not be read as {fmt.describe()}: {exc}. Check that quotes (") are '
-        "balanced and that the delimiter is right."
+        f"balanced and that the delimiter is right. {READABLE}"
     )
 
 

@@ -13,7 +13,11 @@ from recsys_core.data import _validate_cells as cells
 from recsys_core.data._validate_interactions import FORMULA_FIX, FORMULA_WHAT, id_problems
 from recsys_core.data._validate_report import Problem, examples, line_list, rows_problem
 from recsys_core.data.io import RawTable
-from recsys_core.data.mapping import ItemMapping, UserMapping
+from recsys_core.data.side_mapping import TITLE, ItemMapping, UserMapping
+
+_ON = ("1", "1.0", "true", "True", "TRUE", "yes")
+_OFF = ("0", "0.0", "false", "False", "FALSE", "no", "")
+_DATE_FORMATS = ("ISO8601", "%d-%b-%Y", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y")
 
 
 @dataclass
@@ -31,8 +35,11 @@ def check_side_table(
     """Check ids (missing, malformed, duplicated) and convert every mapped attribute column.
 
     Text becomes str ("" when missing), categorical str (NA when missing), multi-valued a
-    list of stripped str, numeric float64 (NaN when missing or bad). Rows without a usable
-    id are dropped; of duplicated ids the first row is kept.
+    list of stripped str, numeric float64 (NaN when missing or bad), dates a year number.
+    The title column is stored as ``title`` (what every page reads names from); a block of
+    0/1 flag columns becomes one list of the names of its columns holding 1; image columns
+    are not stored as attributes. Rows without a usable id are dropped; of duplicated ids
+    the first row is kept.
     """
     ids = cells.parse_ids(raw.frame[mapping.id])
     found = id_problems(raw, mapping.id, ids, entity)
@@ -40,16 +47,48 @@ def check_side_table(
     found.append(_duplicate_ids(raw, mapping.id, ids.values, repeated, entity))
     keep = ids.valid & ~repeated
     index = pd.Index(ids.values[keep].to_numpy(), dtype="str", name=index_name)
-    columns: dict[str, pd.Series] = {}
-    separator = getattr(mapping, "separator", "|")
-    for kind, names in mapping.attributes().items():
-        for name in names:
-            values, problems = _attribute(raw, name, kind, separator)
-            columns[name] = _on_index(values, keep, index)
-            found += problems
-    in_file = [str(c) for c in raw.frame.columns if str(c) in columns]
-    frame = pd.DataFrame({c: columns[c] for c in in_file}, index=index)
+    stored: dict[str, tuple[str, np.ndarray | pd.Series]] = {}  # column -> (stored name, values)
+    title = getattr(mapping, "title", None)
+    kinds = {c: k for k, cols in mapping.attributes().items() for c in cols}
+    kinds |= {title: "text"} if title else {}
+    for name, kind in kinds.items():
+        values, problems = _attribute(raw, name, kind, mapping.separator)
+        stored[name] = (TITLE if name == title else name, values)
+        found += problems
+    for group, columns in mapping.flags.items():
+        values, problem = _flags(raw, columns)
+        stored[columns[0]] = (group, values)
+        found.append(problem)
+    order = [str(c) for c in raw.frame.columns if str(c) in stored]
+    order = sorted(order, key=lambda c: c != title)  # the title first, then file order
+    frame = pd.DataFrame(
+        {stored[c][0]: _on_index(stored[c][1], keep, index) for c in order}, index=index
+    )
     return SideTable(frame, np.flatnonzero(keep), [p for p in found if p is not None])
+
+
+def _flags(raw: RawTable, columns: list[str]) -> tuple[np.ndarray, Problem | None]:
+    """0/1 columns as one list per row: the names of the columns holding 1 (vectorised)."""
+    cells_ = [cells.as_text(raw.frame[c]).str.strip() for c in columns]
+    on = np.column_stack([_mask(c.isin(_ON)) for c in cells_])
+    off = np.column_stack([_mask(c.isin(_OFF) | c.isna()) for c in cells_])
+    bad = ~(on | off)
+    problem = None
+    if bad.any():
+        col = int(np.flatnonzero(bad.any(axis=0))[0])
+        problem = rows_problem(
+            "bad_flag", "error", raw, columns[col], bad[:, col], raw.frame[columns[col]],
+            "a value that is neither 0 nor 1 in a block of 0/1 flag columns",
+            "Correct those values, or map the columns one by one instead of as flags.",
+        )  # fmt: skip
+    rows, cols = np.nonzero(on)
+    offsets = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=len(on)))))
+    lists = pa.ListArray.from_arrays(
+        pa.array(offsets, type=pa.int32()), pa.array(np.asarray(columns, dtype=object)[cols])
+    )
+    out = np.empty(len(on), dtype=object)
+    out[:] = lists.to_pylist()
+    return out, problem
 
 
 def _mask(values: object) -> np.ndarray:
@@ -79,6 +118,8 @@ def _attribute(
     cell = raw.frame[name]
     if kind == "numeric":
         return _numeric_attribute(raw, name, cell)
+    if kind == "timestamp":
+        return _date_attribute(raw, name, cell)
     stripped = cells.as_text(cell).str.strip()
     missing = _mask(stripped.isna()) | _mask(stripped == "")
     found = [
@@ -114,6 +155,34 @@ def _numeric_attribute(
                      "infinite; correct them, or map the column as categorical or text."),
     ]  # fmt: skip
     return nums.values, found
+
+
+def _date_attribute(
+    raw: RawTable, name: str, cell: pd.Series
+) -> tuple[np.ndarray, list[Problem | None]]:
+    """Dates as a year number (1995.0 for 1 January 1995): a feature scales it like a number.
+
+    The formats are tried in order, each parsed vectorised: ISO-8601, MovieLens' 01-Jan-1995,
+    day/month/year, month/day/year, day.month.year and a bare year.
+    """
+    stripped = cells.as_text(cell).str.strip()
+    missing = _mask(stripped.isna()) | _mask(stripped == "") | cells.null_like(stripped)
+    years = np.full(len(stripped), np.nan)
+    for fmt in _DATE_FORMATS:
+        todo = np.isnan(years) & ~missing
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(stripped[todo], format=fmt, errors="coerce")
+        day = (parsed.dt.day_of_year - 1) / 366
+        years[todo] = (parsed.dt.year + day).to_numpy(dtype=float, na_value=np.nan)
+    bad = np.isnan(years) & ~missing
+    found = [
+        _missing_attribute(raw, name, "date", missing, cell),
+        rows_problem("bad_date", "error", raw, name, bad, cell, "a value that is not a date",
+                     "Write dates as 2024-05-31 (or 31-May-2024), or map the column as text "
+                     "or ignore it."),
+    ]  # fmt: skip
+    return years, found
 
 
 def _missing_attribute(

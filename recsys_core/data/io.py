@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
@@ -14,7 +14,9 @@ from recsys_core.columns import Columns
 from recsys_core.data import _io_sniff as _sniff
 from recsys_core.data import _io_text
 from recsys_core.data._io_format import (
+    ENCODING_LABELS,
     MB,
+    READABLE,
     ROWS_VAR,
     TABLE_MB_VAR,
     UPLOAD_MB_VAR,
@@ -27,7 +29,18 @@ from recsys_core.data._io_parquet import read_parquet
 from recsys_core.errors import InputError
 
 _MB: Final = MB
-__all__ = ["MAX_UPLOAD_MB", "FileFormat", "RawTable", "check_column_names", "read_table", "sniff"]
+__all__ = [
+    "MAX_UPLOAD_MB",
+    "READABLE",
+    "FileFormat",
+    "RawTable",
+    "check_column_names",
+    "check_encoding",
+    "parse_delimiter",
+    "read_table",
+    "renamed",
+    "sniff",
+]
 
 
 def _env_limit() -> int:
@@ -71,8 +84,19 @@ class RawTable:
 
 
 # ---------------------------------------------------------------------------------- sniffing
-def sniff(data: bytes, name: str) -> FileFormat:
+def sniff(
+    data: bytes,
+    name: str,
+    *,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    encoding: str | None = None,
+) -> FileFormat:
     """Detect kind, encoding, delimiter, header row and MovieLens presets from the bytes.
+
+    The content decides, never the file name: ``u.item``, ``ratings.dat`` or a file without
+    an extension read alike. ``delimiter``, ``header`` and ``encoding`` replace what would
+    be detected (the analyst's corrections).
 
     Raises:
         InputError: empty, binary, spreadsheet or mixed-delimiter files.
@@ -82,20 +106,50 @@ def sniff(data: bytes, name: str) -> FileFormat:
     _sniff.check_magic(data, name)
     if data.startswith(b"PAR1"):
         return FileFormat("parquet", None, True, "utf-8")
-    encoding = _sniff.detect_encoding(data, name)
+    encoding = check_encoding(encoding) if encoding else _sniff.detect_encoding(data, name)
     records = _sniff.sample_records(_sniff.sample_text(data, encoding))
     if not records:
         raise InputError(f"{name} has no text lines. Upload a CSV, TSV or Parquet file.")
     lines = [text for _, text in records]
-    if all(_ML_DAT.fullmatch(x) for x in lines):
-        return FileFormat("csv", "::", False, encoding, "movielens-dat")
-    if all(_ML_UDATA.fullmatch(x) for x in lines):
-        return FileFormat("csv", "\t", False, encoding, "movielens-udata")
-    delimiter = _sniff.pick_delimiter(records, name)
+    if delimiter is None and header is not True:
+        if all(_ML_DAT.fullmatch(x) for x in lines):
+            return FileFormat("csv", "::", False, encoding, "movielens-dat")
+        if all(_ML_UDATA.fullmatch(x) for x in lines):
+            return FileFormat("csv", "\t", False, encoding, "movielens-udata")
+    delimiter = delimiter or _sniff.pick_delimiter(records, name)
     rows = [_sniff.split(x, delimiter) for x in lines]
-    header = _sniff.has_header(rows)
+    header = _sniff.has_header(rows) if header is None else header
     preset = "movielens-csv" if header and rows[0] == _ML_CSV_HEADER else None
     return FileFormat("csv", delimiter, header, encoding, preset)
+
+
+def parse_delimiter(text: str) -> str:
+    """The analyst's delimiter: one character, "::", or a name (tab, space, comma...)."""
+    named = {"tab": "\t", "\\t": "\t", "space": " ", "comma": ",", "semicolon": ";",
+             "pipe": "|", "colon": ":"}  # fmt: skip
+    value = named.get(text.strip().lower(), text) if text.strip() else text
+    if value == "::" or (len(value) == 1 and value not in ('"', "\n", "\r")):
+        return value
+    raise InputError(
+        f"The delimiter {text!r} is not one character: give one character (e.g. ';' or '^'), "
+        "'::' (MovieLens 1M), or tab, space, comma, semicolon, pipe."
+    )
+
+
+def check_encoding(encoding: str) -> str:
+    """One of the encodings the reader takes (UTF-8, UTF-8 with BOM, UTF-16, Windows-1252,
+    Latin-1), by code or label."""
+    labels = {k.lower(): k for k in ENCODING_LABELS} | {
+        v.lower(): k for k, v in ENCODING_LABELS.items()
+    }
+    labels |= {"latin1": "latin-1", "iso-8859-1": "latin-1", "utf8": "utf-8", "cp-1252": "cp1252"}
+    found = labels.get(encoding.strip().lower())
+    if found is None:
+        raise InputError(
+            f"The encoding {encoding!r} is not one the reader takes; choose one of "
+            f"{', '.join(ENCODING_LABELS.values())}."
+        )
+    return found
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -105,6 +159,9 @@ def read_table(
     *,
     fmt: FileFormat | None = None,
     max_bytes: int | None = None,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    encoding: str | None = None,
 ) -> RawTable:
     """Read a behaviour or metadata file into a :class:`RawTable` of strings.
 
@@ -113,6 +170,7 @@ def read_table(
         name: file name for messages; defaults to the path's name or "upload".
         fmt: a layout to use instead of sniffing it.
         max_bytes: size limit; defaults to ``MAX_UPLOAD_MB``.
+        delimiter, header, encoding: corrections of what :func:`sniff` would detect.
 
     Raises:
         InputError: naming the file, for every way the file cannot be read as a table.
@@ -123,7 +181,10 @@ def read_table(
     else:
         raw, source = bytes(data), name or "upload"
         _check_size(len(raw), limit, source)
-    fmt = fmt or sniff(raw, source)
+    try:
+        fmt = fmt or sniff(raw, source, delimiter=delimiter, header=header, encoding=encoding)
+    except InputError as exc:
+        raise InputError(f"{exc} {READABLE}") from exc
     if fmt.kind == "parquet":
         return _read_parquet(raw, source, fmt)
     _check_lines(raw, source)
@@ -183,3 +244,18 @@ def _column_names(raw: bytes, source: str, fmt: FileFormat) -> list[str]:
     if fmt.preset in ("movielens-udata", "movielens-dat") and len(first) == len(_PRESET_NAMES):
         return list(_PRESET_NAMES)
     return [f"column_{j + 1}" for j in range(len(first))]
+
+
+def renamed(raw: RawTable, names: list[str]) -> RawTable:
+    """The same table under new column names (the analyst's, or a known layout's).
+
+    Raises:
+        InputError: a different number of names than columns, duplicates, control codes.
+    """
+    if len(names) != raw.frame.shape[1]:
+        raise InputError(
+            f"{raw.source} has {raw.frame.shape[1]} columns but {len(names)} names were given "
+            f"({', '.join(map(str, names[:20]))}); give one name per column."
+        )
+    checked = check_column_names([str(n) for n in names], raw.source)
+    return replace(raw, frame=raw.frame.set_axis(checked, axis=1))

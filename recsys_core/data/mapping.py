@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Final, Literal
 
@@ -10,46 +9,33 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from recsys_core.columns import Columns
+from recsys_core.data._names import ROLES, find, norm, shown_names
+from recsys_core.data.side_mapping import (
+    ItemMapping,
+    UserMapping,
+    check_side_mapping,
+    infer_item_mapping,
+    infer_user_mapping,
+)
 from recsys_core.errors import InputError
 
-#: Behaviour-file roles, in the order inference claims columns.
-ROLES: Final = ("user", "item", "rating", "timestamp", "event", "split")
+__all__ = [
+    "ROLES",
+    "ColumnMapping",
+    "ItemMapping",
+    "UserMapping",
+    "apply_overrides",
+    "check_mapping",
+    "check_side_mapping",
+    "infer_item_mapping",
+    "infer_mapping",
+    "infer_user_mapping",
+    "parse_event_weights",
+    "shown_names",
+]
 
-# Normalised names (lower case, letters and digits only) per role, most specific first.
-# fmt: off
-_EXACT: Final[dict[str, tuple[str, ...]]] = {
-    "user": ("userid", "user", "uid", "customerid", "customer", "clientid", "client", "visitorid",
-             "visitor", "memberid", "member", "accountid", "account", "reviewerid", "reviewer",
-             "readerid", "viewerid", "buyerid", "shopperid", "subscriberid", "playerid",
-             "studentid", "personid"),
-    "item": ("itemid", "item", "movieid", "movie", "productid", "product", "sku", "skuid", "iid",
-             "articleid", "article", "bookid", "book", "isbn", "asin", "trackid", "track",
-             "songid", "song", "contentid", "content", "videoid", "video", "postid", "courseid",
-             "offerid", "listingid", "recipeid", "businessid", "restaurantid", "hotelid", "jobid",
-             "gameid", "animeid", "showid", "documentid", "docid", "newsid", "itemcode"),
-    "rating": ("rating", "ratings", "score", "stars", "star", "value", "rate", "grade",
-               "ratingvalue", "userrating", "preference"),
-    "timestamp": ("timestamp", "time", "date", "ts", "datetime", "eventtime", "createdat",
-                  "created", "unixtime", "epoch", "dt", "eventdate", "ratingtime", "occurredat",
-                  "viewedat", "purchasedat", "orderdate", "when"),
-    "event": ("event", "eventtype", "action", "actiontype", "type", "interaction",
-              "interactiontype", "behavior", "behaviour", "behaviortype", "activity", "eventname"),
-    "split": ("istest", "split", "traintest", "subset", "set"),
-}
-# fmt: on
-_STEMS: Final[dict[str, tuple[str, ...]]] = {
-    "user": ("user", "customer", "client", "visitor", "member"),
-    "item": ("item", "product", "movie", "sku", "article", "book", "track", "song", "video"),
-    "rating": ("rating", "score", "star"),
-    "timestamp": ("timestamp", "time", "date"),
-    "event": ("event", "action"),
-    "split": ("istest", "split"),
-}
 # Strength columns of implicit feedback: mapped to the rating role with feedback "implicit".
 _IMPLICIT_STRENGTH: Final = ("playcount", "plays", "count", "clicks", "quantity", "qty", "weight")
-_CODE_NAME = re.compile(r"(zip|postal|postcode|code|id)$")
-_NUMBER = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
-_INFER_ROWS: Final = 10_000
 #: Largest event weight: weights times ratings must stay finite as 32-bit floats.
 _MAX_WEIGHT: Final = 1e6
 
@@ -102,64 +88,7 @@ class ColumnMapping(BaseModel):
         return "explicit" if self.rating else "implicit"
 
 
-class ItemMapping(BaseModel):
-    """Roles of the item metadata file's columns."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(description="Column holding the item id (as in the behaviour file).")
-    text: list[str] = Field(default_factory=list, description="Free-text columns (title, plot).")
-    categorical: list[str] = Field(
-        default_factory=list, description="Columns with a few repeated values (brand, language)."
-    )
-    multi_valued: list[str] = Field(
-        default_factory=list, description="Columns listing several values per cell (genres A|B)."
-    )
-    separator: str = Field("|", min_length=1, description="Separator of multi-valued cells.")
-    numeric: list[str] = Field(default_factory=list, description="Number columns (price, year).")
-
-    def attributes(self) -> dict[str, list[str]]:
-        """Attribute columns by kind."""
-        return {
-            "text": self.text,
-            "categorical": self.categorical,
-            "multi_valued": self.multi_valued,
-            "numeric": self.numeric,
-        }
-
-
-class UserMapping(BaseModel):
-    """Roles of the user attribute file's columns."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(description="Column holding the user id (as in the behaviour file).")
-    categorical: list[str] = Field(
-        default_factory=list, description="Columns with a few repeated values (country, plan)."
-    )
-    numeric: list[str] = Field(default_factory=list, description="Number columns (age, tenure).")
-    text: list[str] = Field(default_factory=list, description="Free-text columns (bio).")
-
-    def attributes(self) -> dict[str, list[str]]:
-        """Attribute columns by kind."""
-        return {"text": self.text, "categorical": self.categorical, "numeric": self.numeric}
-
-
 # ---------------------------------------------------------------------------------- inference
-def _norm(name: object) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())
-
-
-def _find(columns: list[str], role: str, taken: set[str]) -> str | None:
-    """First free column named like ``role``: exact names first, then names containing a stem."""
-    free = [c for c in columns if c not in taken]
-    names = {_norm(c): c for c in reversed(free)}
-    for candidate in (*_EXACT[role], _norm(getattr(Columns, role))):
-        if candidate in names:
-            return names[candidate]
-    return next((c for s in _STEMS[role] for c in free if s in _norm(c)), None)
-
-
 def infer_mapping(frame: pd.DataFrame, overrides: Mapping[str, str] | None = None) -> ColumnMapping:
     """Guess the roles of a behaviour file's columns from their names.
 
@@ -210,84 +139,16 @@ def _guess_roles(columns: list[str], taken: set[str]) -> dict[str, str | None]:
     taken = set(taken)
     found: dict[str, str | None] = {}
     for role in ROLES:
-        found[role] = _find(columns, role, taken)
+        found[role] = find(columns, role, taken)
         if found[role]:
             taken.add(str(found[role]))
     found["feedback"] = None
     if found["rating"] is None:
         strength = next(
-            (c for c in columns if c not in taken and _norm(c) in _IMPLICIT_STRENGTH), None
+            (c for c in columns if c not in taken and norm(c) in _IMPLICIT_STRENGTH), None
         )
         found["rating"], found["feedback"] = strength, "implicit" if strength else None
     return found
-
-
-def shown_names(names: list[str], limit: int = 20) -> str:
-    """A list of column names for messages, cut after ``limit`` names."""
-    if len(names) <= limit:
-        return str(names)
-    return f"{names[:limit]} (and {len(names) - limit:,} more)"
-
-
-def infer_item_mapping(frame: pd.DataFrame, separator: str = "|") -> ItemMapping:
-    """Guess an item table's id column and the kind of every other column from its values.
-
-    Cells holding ``separator`` make a multi-valued column (MovieLens genres "A|B"); number
-    columns are numeric; long or mostly unique wordy values are text; few distinct values are
-    categorical. Only the first 10,000 rows are looked at.
-    """
-    id_col = _id_column(frame, "item")
-    kinds = _classify_columns(frame, id_col, separator)
-    return ItemMapping(id=id_col, separator=separator, **kinds)
-
-
-def infer_user_mapping(frame: pd.DataFrame) -> UserMapping:
-    """Guess a user table's id column and the kind of every other column from its values."""
-    id_col = _id_column(frame, "user")
-    kinds = _classify_columns(frame, id_col, None)
-    return UserMapping(
-        id=id_col, text=kinds["text"], categorical=kinds["categorical"], numeric=kinds["numeric"]
-    )
-
-
-def _id_column(frame: pd.DataFrame, role: str) -> str:
-    columns = [str(c) for c in frame.columns]
-    if not columns:
-        raise InputError(f"The {role} table has no columns; upload a file with a header row.")
-    names = {_norm(c): c for c in reversed(columns)}
-    found = next((names[n] for n in ("id", *_EXACT[role]) if n in names), None)
-    return found or _find(columns, role, set()) or columns[0]
-
-
-def _classify_columns(
-    frame: pd.DataFrame, id_col: str, separator: str | None
-) -> dict[str, list[str]]:
-    kinds: dict[str, list[str]] = {"text": [], "categorical": [], "multi_valued": [], "numeric": []}
-    sample = frame.head(_INFER_ROWS)
-    for col in sample.columns:
-        if str(col) != id_col:
-            kind = _classify(sample[col], str(col), separator)
-            if kind:
-                kinds[kind].append(str(col))
-    return kinds
-
-
-def _classify(column: pd.Series, name: str, separator: str | None) -> str | None:
-    values = column.dropna().astype(str).str.strip()
-    values = values[values != ""]
-    if values.empty:
-        return None
-    if values.str.fullmatch(_NUMBER).mean() >= 0.95:
-        return "categorical" if _CODE_NAME.search(_norm(name)) else "numeric"
-    if separator and values.str.contains(separator, regex=False).mean() >= 0.05:
-        return "multi_valued"
-    unique_share = values.nunique() / len(values)
-    wordy = values.str.count(" ").mean() >= 1
-    if values.str.len().mean() >= 25 or (unique_share > 0.5 and wordy):
-        return "text"
-    if unique_share <= 0.5 or values.nunique() <= 50:
-        return "categorical"
-    return "text"
 
 
 # ---------------------------------------------------------------------------------- overrides
@@ -368,30 +229,6 @@ def check_mapping(mapping: ColumnMapping, columns: Iterable[str], source: str) -
             f"{source}: explicit feedback needs a rating column; map one "
             "(--map rating=COLUMN) or choose implicit feedback."
         )
-
-
-def check_side_mapping(
-    mapping: ItemMapping | UserMapping, columns: Iterable[str], source: str
-) -> None:
-    """Refuse item/user mappings naming missing columns or giving a column two kinds."""
-    known = [str(c) for c in columns]
-    named = [("id", mapping.id)] + [
-        (k, c) for k, cols in mapping.attributes().items() for c in cols
-    ]
-    for kind, column in named:
-        if column not in known:
-            raise InputError(
-                f"{source}: the {kind} column {column!r} is not in the file; "
-                f"the columns are {shown_names(known)}."
-            )
-    seen: dict[str, str] = {}
-    for kind, column in named:
-        if column in seen:
-            raise InputError(
-                f"{source}: the column {column!r} is mapped as both {seen[column]} and {kind}; "
-                "choose one."
-            )
-        seen[column] = kind
 
 
 def parse_event_weights(text: str) -> dict[str, float]:

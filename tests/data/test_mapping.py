@@ -115,7 +115,7 @@ def test_infer_item_mapping_kinds_from_values():
     mapping = infer_item_mapping(items)
     assert mapping == ItemMapping(
         id="movieId",
-        text=["title"],
+        title="title",
         categorical=["language"],
         multi_valued=["genres"],
         numeric=["year"],
@@ -127,7 +127,8 @@ def test_infer_item_mapping_uses_first_column_without_a_known_name():
     assert mapping.id == "code" and mapping.numeric == ["x"]
 
 
-def test_infer_user_mapping_treats_zip_codes_as_categorical():
+def test_infer_user_mapping_ignores_zip_codes():
+    """A postal code is neither a quantity nor a useful category (issue 10): left unmapped."""
     users = pd.DataFrame(
         {
             "user_id": ["1", "2", "3"],
@@ -138,7 +139,7 @@ def test_infer_user_mapping_treats_zip_codes_as_categorical():
         dtype="str",
     )
     assert infer_user_mapping(users) == UserMapping(
-        id="user_id", categorical=["gender", "zip"], numeric=["age"]
+        id="user_id", categorical=["gender"], numeric=["age"]
     )
 
 
