@@ -13,7 +13,7 @@ import numpy as np
 
 from recsys_core.models._blend import normalise_scores, shift_scale
 from recsys_core.models._reasons import pair_ids
-from recsys_core.models.explanation import Explanation, PairParts, ordered, record
+from recsys_core.models.explanation import Explanation, PairParts, record
 
 _BLOCK = 512
 NO_SHARE = "No component scores this item above its lowest."
@@ -109,15 +109,20 @@ def explain_components(
     users, items = pairs
     shares = component_shares(model, users, items)
     labels = component_labels(model)
+    present = ~np.isnan(shares)
+    text = np.asarray(labels, dtype=str)
+    by_text = np.argsort(np.argsort(text, kind="stable"), kind="stable")
+    size = np.where(present, -np.abs(np.nan_to_num(shares)), np.inf)  # absent parts last
+    order = np.lexsort((np.broadcast_to(by_text, shares.shape), size), axis=1)
+    values_all = np.take_along_axis(np.nan_to_num(shares), order, axis=1)
+    counts = present.sum(axis=1)
+    totals = np.abs(np.nan_to_num(shares)).sum(axis=1)
+    lead_arr = np.where((counts > 0) & (totals > 0), order[:, 0], -1)
     rows = [
-        ordered([labels[c] for c in np.flatnonzero(~np.isnan(s))], s[~np.isnan(s)]) for s in shares
+        (tuple(text[order[p, : counts[p]]].tolist()), values_all[p, : counts[p]])
+        for p in range(len(users))  # one small tuple per pair
     ]
-    totals = np.array([np.abs(v).sum() for _, v in rows])
-    lead = [
-        labels.index(r[0][0]) if len(r[0]) and t > 0 else -1
-        for r, t in zip(rows, totals, strict=True)
-    ]
-    lead_arr = np.array(lead, dtype=np.int64)
+    lead = lead_arr.tolist()
     inner: list[str] = [""] * len(users)
     for c, comp in enumerate(model.components()):  # one batched call per leading component
         at = np.flatnonzero(lead_arr == c)

@@ -107,8 +107,16 @@ class Random(Recommender):
 
     def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
         cols = np.arange(self.n_items) if items is None else items
+        return self._hash(users[:, None], cols[None, :])
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """The same hash, one per pair (no full-catalogue rows)."""
+        u, i = self._pairs(users, items)
+        return self._hash(u, i).astype(np.float64)
+
+    def _hash(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         seed = np.uint64((self.config.random_state * _GOLDEN) % 2**64)  # Python ints: no overflow
-        key = users.astype(np.uint64)[:, None] * np.uint64(self.n_items) + cols.astype(np.uint64)
+        key = users.astype(np.uint64) * np.uint64(self.n_items) + items.astype(np.uint64)
         bits = _splitmix64(key + seed)
         return (bits >> np.uint64(40)).astype(np.float32) / np.float32(1 << 24)
 
