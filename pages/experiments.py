@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from db.experiments import Experiment
@@ -19,6 +18,7 @@ from recsys_core.experiments import (
     parse_ratio,
     parse_split,
     sample_size,
+    tables,
     validate_log,
 )
 from recsys_core.experiments.offline import offline_vs_online
@@ -138,7 +138,7 @@ def render(result: ExperimentResult, key: str) -> None:
             st.warning(warning, icon=":material/warning:")
     st.plotly_chart(charts.lift_chart(result.lifts), width="stretch", key=f"{key}_lifts")
     st.subheader("Lifts")
-    st.dataframe(_lift_table(result.lifts), hide_index=True, width="stretch")
+    st.dataframe(tables.lift_table(result.lifts), hide_index=True, width="stretch")
     c1, c2 = st.columns([3, 2])
     c1.subheader("Per variant")
     c1.dataframe(
@@ -153,49 +153,6 @@ def render(result: ExperimentResult, key: str) -> None:
         cuped = result.cuped.assign(variance_reduction=result.cuped["variance_reduction"] * 100)
         reduction = st.column_config.NumberColumn("variance reduction", format="%.1f%%")
         st.dataframe(cuped, hide_index=True, column_config={"variance_reduction": reduction})
-
-
-def _lift_table(lifts: pd.DataFrame) -> pd.DataFrame:
-    """Readable headers, lifts in percent, p-values in 3 significant digits."""
-    pct = {
-        "lift": "lift %",
-        "ci_low": "CI low %",
-        "ci_high": "CI high %",
-        "seq_ci_low": "always-valid low %",
-        "seq_ci_high": "always-valid high %",
-    }
-    p = {"p_value": "p", "p_holm": "Holm p", "seq_p_value": "always-valid p"}
-    table = lifts.assign(**{c: (lifts[c] * 100).round(2) for c in pct})
-    table = table.assign(**{c: lifts[c].map(_p_text) for c in p})
-    names = {
-        "control_value": "control value",
-        "variant_value": "variant value",
-        "significant": "significant (Holm)",
-        "cuped": "CUPED",
-        **pct,
-        **p,
-    }
-    columns = [
-        "metric",
-        "variant",
-        "control_value",
-        "variant_value",
-        "lift",
-        "ci_low",
-        "ci_high",
-        "p_value",
-        "p_holm",
-        "significant",
-        "seq_p_value",
-        "seq_ci_low",
-        "seq_ci_high",
-        "cuped",
-    ]
-    return table[columns].rename(columns=names)
-
-
-def _p_text(p: float) -> str:
-    return "< 1e-16" if p < 1e-16 else f"{p:.3g}"
 
 
 def _save(data: bytes, name: str, mapping: ExperimentMapping, spec: AnalysisSpec) -> None:
@@ -292,37 +249,7 @@ def offline_tab() -> None:
     pairs = found.pairs[
         (found.pairs["online_metric"] == online) & (found.pairs["offline_metric"] == offline)
     ]
-    st.dataframe(_pairs_table(pairs), hide_index=True, width="stretch")
-
-
-def _pairs_table(pairs: pd.DataFrame) -> pd.DataFrame:
-    pct = {
-        "online_lift": "online lift %",
-        "online_ci_low": "CI low %",
-        "online_ci_high": "CI high %",
-        "offline_delta": "offline change %",
-    }
-    names = {
-        "control_run": "control run",
-        "same_data": "same data version",
-        "online_significant": "significant (Holm)",
-        "offline_control": "offline control",
-        "offline_variant": "offline variant",
-        **pct,
-    }
-    columns = [
-        "experiment",
-        "variant",
-        "run",
-        "control_run",
-        "same_data",
-        *pct,
-        "online_significant",
-        "offline_control",
-        "offline_variant",
-    ]
-    table = pairs.assign(**{c: (pairs[c] * 100).round(2) for c in pct})
-    return table[columns].rename(columns=names)
+    st.dataframe(tables.pairs_table(pairs), hide_index=True, width="stretch")
 
 
 def power_tab() -> None:

@@ -28,12 +28,12 @@ def test_sample_is_one_click_away_and_srm_comes_first(
     at.button(key="exp_sample").click().run()
     assert not at.exception
     assert at.success[0].value.startswith("No sample-ratio mismatch")
-    lifts = at.dataframe[0].value
+    lifts = at.tabs[0].dataframe[0].value
     ctr = lifts[(lifts["metric"] == "CTR") & (lifts["variant"] == "new_ranker")].iloc[0]
     assert ctr["CI low %"] < 6.0 < ctr["CI high %"]
     revenue = lifts[(lifts["metric"] == "revenue") & (lifts["variant"] == "new_ranker")].iloc[0]
     assert bool(revenue["significant (Holm)"]) and bool(revenue["CUPED"])
-    assert any(s.value == "CUPED" for s in at.subheader)
+    assert any(s.value == "CUPED" for s in at.tabs[0].subheader)
 
 
 def test_planted_srm_is_the_first_thing_shown(open_page: Callable[[str], AppTest]) -> None:
@@ -90,6 +90,6 @@ def test_cuped_can_be_switched_off(open_page: Callable[[str], AppTest]) -> None:
     at.button(key="exp_sample").click().run()
     at.checkbox(key="exp_cuped").uncheck().run()
     assert not at.exception
-    lifts = at.dataframe[0].value
+    lifts = at.tabs[0].dataframe[0].value
     assert not lifts["CUPED"].any()
-    assert not any(s.value == "CUPED" for s in at.subheader)
+    assert not any(s.value == "CUPED" for s in at.tabs[0].subheader)
