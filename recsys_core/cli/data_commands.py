@@ -16,12 +16,27 @@ if TYPE_CHECKING:  # handlers import what they use: `recsys --help` must not pay
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("import", parents=[common], help="import a behaviour file (+ metadata)")
+    p = sub.add_parser(
+        "import",
+        parents=[common],
+        help="import a behaviour file (+ metadata); any extension, format sniffed from content",
+    )
     p.add_argument("interactions", type=Path)
-    p.add_argument("--items", type=Path, help="item metadata file")
-    p.add_argument("--users", type=Path, help="user attributes file")
-    p.add_argument("--name", required=True, help="dataset name")
-    p.add_argument("--map", action="append", metavar="ROLE=COLUMN", help="user, item, rating, ...")
+    p.add_argument("--items", type=Path, help="item metadata file (u.item, movies.dat, ...)")
+    p.add_argument("--users", type=Path, help="user attributes file (u.user, users.dat, ...)")
+    p.add_argument("--flag-names", type=Path, help="names of the items' 0/1 flags (u.genre)")
+    p.add_argument("--name", help="dataset name (default: from the files, e.g. ml-100k)")
+    p.add_argument("--map", action="append", metavar="ROLE=COLUMN", help="user, item, rating, "
+                   "timestamp, event, split; title=COLUMN picks the items' title")  # fmt: skip
+    p.add_argument("--names", metavar="A,B,...", help="column names of the behaviour file")
+    p.add_argument("--item-names", metavar="A,B,...", help="column names of the item file")
+    p.add_argument("--user-names", metavar="A,B,...", help="column names of the user file")
+    p.add_argument("--role", action="append", metavar="COLUMN=ROLE",
+                   help="role of an item/user column: id, title, text, category, multi, "
+                   "number, timestamp, image, flag, ignore (e.g. zip=ignore)")  # fmt: skip
+    p.add_argument("--delimiter", help="the files' delimiter when detection is wrong (';', tab)")
+    p.add_argument("--encoding", help="utf-8, utf-16, cp1252 or latin-1, when detection is wrong")
+    p.add_argument("--no-header", action="store_true", help="the files have no header row")
     p.add_argument("--feedback", choices=["explicit", "implicit"])
     p.add_argument("--event-weights", metavar="TYPE=W,...", help="e.g. 'view=1, buy=5'")
     p.add_argument("--pseudonymise", action="store_true", help="replace user ids by keyed hashes")
@@ -67,45 +82,87 @@ def _positive(text: str) -> int:
     return value
 
 
-def _read(path: Path) -> Any:
-    from recsys_core.data.io import read_table
+def _read(path: Path, args: argparse.Namespace | None = None) -> Any:
+    from recsys_core.data.io import parse_delimiter, read_table
 
     if not path.is_file():
         raise InputError(f"{path}: no such file.")
-    return read_table(path)
+    if args is None:
+        return read_table(path)
+    return read_table(
+        path,
+        delimiter=parse_delimiter(args.delimiter) if args.delimiter else None,
+        header=False if args.no_header else None,
+        encoding=args.encoding,
+    )
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",")] if text else None
 
 
 def cmd_import(args: argparse.Namespace, store: Store) -> dict[str, Any]:
-    from recsys_core.data.mapping import (
-        infer_item_mapping,
-        infer_mapping,
-        infer_user_mapping,
-        parse_event_weights,
-    )
+    from recsys_core.data.io import renamed
+    from recsys_core.data.mapping import infer_mapping, parse_event_weights
+    from recsys_core.data.roles import dataset_name
     from recsys_core.data.validate import validate
     from recsys_core.jobs.datasets import check_dataset_name
 
-    check_dataset_name(args.name)  # before reading files: a bad name needs no parsing to refuse
+    if args.name is not None:  # before reading files: a bad name needs no parsing to refuse
+        check_dataset_name(args.name)
     overrides = parse_pairs(args.map, "--map")
-    raw = _read(args.interactions)
+    roles = parse_pairs(args.role, "--role")
+    if "title" in overrides:  # the items' title is a role of an item column
+        roles[overrides.pop("title")] = "title"
+    raw = _read(args.interactions, args)
+    raw = renamed(raw, _names(args.names)) if args.names else raw
     mapping = infer_mapping(raw.frame, overrides)  # --map applies before inference can fail
     if args.feedback:
         mapping = mapping.model_copy(update={"feedback": args.feedback})
     if args.event_weights:
         weights = parse_event_weights(args.event_weights)
         mapping = mapping.model_copy(update={"event_weights": weights})
-    items = _read(args.items) if args.items else None
-    users = _read(args.users) if args.users else None
+    items = _read(args.items, args) if args.items else None
+    users = _read(args.users, args) if args.users else None
+    flags = _flag_names(args.flag_names)
+    items, item_mapping = _side(items, "item", _names(args.item_names), roles, flags)
+    users, user_mapping = _side(users, "user", _names(args.user_names), roles, None)
+    if roles:
+        raise InputError(
+            f"--role {next(iter(roles))}=...: no item or user column has that name; the "
+            "roles of behaviour columns are set with --map ROLE=COLUMN."
+        )
     data = validate(
-        raw,
-        mapping,
-        items=items,
-        item_mapping=infer_item_mapping(items.frame) if items else None,
-        users=users,
-        user_mapping=infer_user_mapping(users.frame) if users else None,
+        raw, mapping, items=items, item_mapping=item_mapping, users=users, user_mapping=user_mapping
     )
     source = {"file": args.interactions.name, "format": raw.fmt.describe()}
-    return _import(store, args.name, data, source, pseudonymise=args.pseudonymise)
+    name = args.name or dataset_name(raw, items, users)
+    return _import(store, name, data, source, pseudonymise=args.pseudonymise)
+
+
+def _flag_names(path: Path | None) -> list[str] | None:
+    from recsys_core.data.layouts import flag_names
+
+    return flag_names(_read(path)) if path else None
+
+
+def _side(
+    raw: Any, entity: Any, names: list[str] | None, roles: dict[str, str], flags: Any
+) -> tuple[Any, Any]:
+    """An attribute file renamed, and its mapping: proposed, then ``--role`` changes (which
+    are consumed from ``roles``)."""
+    from recsys_core.data.io import renamed
+    from recsys_core.data.roles import propose_side, set_roles, side_mapping
+
+    if raw is None:
+        return None, None
+    proposal = propose_side(raw, entity, names=names, flag_names=flags)
+    mine = {c: r for c, r in roles.items() if c in proposal.names}
+    for column in mine:
+        del roles[column]
+    chosen = set_roles(proposal.names, proposal.roles, mine, raw.source)
+    mapping = side_mapping(proposal.names, chosen, entity, fold=proposal.fold)
+    return renamed(raw, proposal.names), mapping
 
 
 def _import(

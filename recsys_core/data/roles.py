@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Final, Literal
 
-from recsys_core.data._names import ROLES
+from recsys_core.data._names import ROLES, norm
 from recsys_core.data.io import RawTable, renamed
 from recsys_core.data.layouts import Layout, recognise
 from recsys_core.data.mapping import ColumnMapping, infer_mapping
 from recsys_core.data.side_mapping import (
+    TITLE,
     ItemMapping,
     UserMapping,
     flag_block,
@@ -171,10 +172,14 @@ def set_roles(
                 f"--role {column}={role}: {source} has no column {column!r}; its columns are "
                 f"{list(names)}."
             )
-        if role.strip() == "title":
-            out = ["text" if r == "title" else r for r in out]
+        if role.strip() == "title":  # the old title stays text, unless named "title"
+            out = [_demoted(n) if r == "title" else r for n, r in zip(names, out, strict=True)]
         out[list(names).index(column)] = role.strip()
     return out
+
+
+def _demoted(name: str) -> str:
+    return "ignore" if norm(name) == TITLE else "text"
 
 
 # ---------------------------------------------------------------------------------- behaviour

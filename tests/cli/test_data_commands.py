@@ -140,3 +140,63 @@ def test_import_events_with_weights_becomes_implicit_feedback(
         capsys, "import", str(f), "--name", "c2", "--event-weights", "buy", "--db", db
     )
     assert code == 2 and "TYPE=WEIGHT" in err
+
+
+# ------------------------------------------------------------------ any file in (issue 10)
+def _ml100k(tmp_path: Path) -> dict[str, Path]:
+    from tests.data.layout_files import write_ml100k
+
+    return write_ml100k(tmp_path)
+
+
+def test_import_raw_movielens_100k_files_names_dataset_and_columns(run, capsys, db, tmp_path):
+    from db import Store
+    from recsys_core.jobs.datasets import load_interactions
+
+    f = _ml100k(tmp_path)
+    code, out, err = run(capsys, "import", str(f["u.data"]), "--items", str(f["u.item"]),
+                         "--users", str(f["u.user"]), "--db", db, "--json")  # fmt: skip
+    assert code == 0, err
+    assert out["name"] == "ml-100k"
+    inter = load_interactions(Store(db), "ml-100k")
+    items, users = inter.item_features, inter.user_features
+    assert items is not None and list(items.columns) == ["title", "release_date", "genres"]
+    assert items.loc["5", "genres"] == ["Crime", "Drama", "Thriller"]
+    assert users is not None and list(users.columns) == ["age", "gender", "occupation"]
+
+
+def test_import_renames_picks_title_and_sets_roles(run, capsys, db, tmp_path):
+    from db import Store
+    from recsys_core.jobs.datasets import load_interactions
+
+    f = _ml100k(tmp_path)
+    plain = tmp_path / "movies.txt"  # an unrecognised 4-column layout: names from --item-names
+    plain.write_text("".join(f"{i}|Film {i}|{1990 + i}|x{i}\n" for i in range(1, 7)))
+    code, _, err = run(capsys, "import", str(f["u.data"]), "--name", "renamed",
+                       "--names", "who,what,stars,when", "--map", "user=who", "--map", "item=what",
+                       "--items", str(plain), "--item-names", "film,label,year,code",
+                       "--map", "title=label", "--role", "code=ignore", "--role", "year=number",
+                       "--db", db)  # fmt: skip
+    assert code == 0, err
+    items = load_interactions(Store(db), "renamed").item_features
+    assert items is not None and list(items.columns) == ["title", "year"]
+    assert items.loc["3", "title"] == "Film 3" and items.loc["3", "year"] == 1993.0
+
+
+def test_import_names_flags_from_u_genre_and_refuses_unknown_role_columns(
+    run, capsys, db, tmp_path
+):
+    f = _ml100k(tmp_path)
+    code, _, err = run(capsys, "import", str(f["u.data"]), "--items", str(f["u.item"]),
+                       "--flag-names", str(f["u.genre"]), "--role", "zip=ignore",
+                       "--db", db)  # fmt: skip
+    assert code == 2 and "--role zip=...: no item or user column" in err
+    code, _, err = run(capsys, "import", str(f["u.data"]), "--names", "a,b", "--db", db)
+    assert code == 2 and "has 4 columns but 2 names" in err
+
+
+def test_import_refusal_says_which_formats_work(run, capsys, db, tmp_path):
+    f = tmp_path / "u.item"
+    f.write_bytes(b"\x00\x01\x02" * 100)
+    code, _, err = run(capsys, "import", str(f), "--name", "x", "--db", db)
+    assert code == 2 and "NUL bytes" in err and "any one-character delimiter" in err
