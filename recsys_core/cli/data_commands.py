@@ -115,7 +115,8 @@ def cmd_import(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     if "title" in overrides:  # the items' title is a role of an item column
         roles[overrides.pop("title")] = "title"
     raw = _read(args.interactions, args)
-    raw = renamed(raw, _names(args.names)) if args.names else raw
+    names = _names(args.names)
+    raw = renamed(raw, names) if names else raw
     mapping = infer_mapping(raw.frame, overrides)  # --map applies before inference can fail
     if args.feedback:
         mapping = mapping.model_copy(update={"feedback": args.feedback})
