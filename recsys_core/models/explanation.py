@@ -187,15 +187,7 @@ class PairParts:
         pair, keys, values = np.asarray(pair), np.asarray(keys), np.asarray(values)
         keep = values != 0
         pair, keys, values = pair[keep], keys[keep], values[keep]
-        grouped = len(pair) < 2 or bool(
-            np.all((np.diff(pair) > 0) | ((np.diff(pair) == 0) & (np.diff(keys) > 0)))
-        )
-        # parts already by (pair, item), as CSR rows give them: a stable sort by size is enough
-        order = (
-            np.lexsort((-np.abs(values), pair))
-            if grouped
-            else np.lexsort((keys, -np.abs(values), pair))
-        )
+        order = _by_pair_then_size(pair, keys, values)
         counts = np.bincount(pair, minlength=n_pairs)
         ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return cls(ptr, keys[order].astype(np.int64), values[order].astype(np.float64))
@@ -215,6 +207,23 @@ class PairParts:
 
     def sums(self) -> np.ndarray:
         return np.bincount(self.pair, weights=self.values, minlength=len(self.ptr) - 1)
+
+
+def _by_pair_then_size(pair: np.ndarray, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The order by (pair, |value| desc, key): one float sort and one integer sort.
+
+    Ties in |value| keep their input order, which is the key order whenever each pair's
+    parts come in key order (CSR rows); otherwise a full three-key sort decides.
+    """
+    n = len(values)
+    size = -np.abs(values)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(size, kind="stable")] = np.arange(n)
+    order = np.argsort(pair.astype(np.int64) * max(n, 1) + rank)
+    p, v, k = pair[order], size[order], keys[order]
+    if ((p[1:] == p[:-1]) & (v[1:] == v[:-1]) & (k[1:] <= k[:-1])).any():
+        order = np.lexsort((keys, size, pair))
+    return order
 
 
 def pair_spans(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

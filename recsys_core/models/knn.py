@@ -226,12 +226,48 @@ class UserKNN(Recommender):
         return order_contributions(own.indices, np.asarray(contrib, dtype=np.float64))
 
     def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
-        """:meth:`explain_parts` of every pair in a few sparse products.
+        """:meth:`explain_parts` of every pair, one small product per distinct user.
 
-        With ``R[u, v] = sim[v, u] / co_uv`` (per distinct user), pair p's part of history
-        item i is ``x_ui * sum_v R[u, v] x_v,item x_vi``: the neighbour weights of the pair
-        are a row of ``R`` masked by who chose the item, times the users' items.
+        With ``R[u, v] = sim[v, u] / co_uv``, pair p's part of history item j is
+        ``x_uj * sum_v R[u, v] x_v,item x_vj``: for each user, its neighbours' rows
+        restricted to its own items, times the neighbour weights masked by who chose
+        each pair's item. Catalogues too large for a dense user x item copy use sparse
+        products over all pairs instead.
         """
+        if self.n_users * self.n_items * 8 > 4 * BLOCK_BYTES:
+            return self._history_parts_sparse(users, items)
+        uniq, inverse = np.unique(users, return_inverse=True)
+        ratio = self._neighbour_ratios(uniq)
+        chose = user_rows(self.train_, np.arange(self.n_users), self.config.binarize)
+        own = user_rows(self.train_, uniq, self._binary_similarity())
+        chose_all = chose.toarray()  # float32; blocks are taken to float64 below
+        own_all = (
+            chose_all
+            if self._binary_similarity() == self.config.binarize
+            else user_rows(self.train_, np.arange(self.n_users), True).toarray()
+        )
+        by_user = np.argsort(inverse, kind="stable")
+        cuts = np.searchsorted(inverse[by_user], np.arange(len(uniq) + 1))
+        out: list[list[np.ndarray]] = [[], [], []]
+        for r in range(len(uniq)):  # a loop over distinct users, one small product each
+            pairs = by_user[cuts[r] : cuts[r + 1]]
+            nbrs = ratio.indices[ratio.indptr[r] : ratio.indptr[r + 1]]
+            mine = own.indices[own.indptr[r] : own.indptr[r + 1]]
+            if not len(nbrs) or not len(mine):
+                continue
+            weights = ratio.data[ratio.indptr[r] : ratio.indptr[r + 1], None]
+            picked = weights * chose_all[np.ix_(nbrs, items[pairs])]  # [neighbours, pairs]
+            spread = own_all[np.ix_(nbrs, mine)].T.astype(np.float64) @ picked  # [own, pairs]
+            values = own.data[own.indptr[r] : own.indptr[r + 1]]
+            out[0].append(np.repeat(pairs, len(mine)))
+            out[1].append(np.tile(mine, len(pairs)))
+            out[2].append((spread.T * values).ravel())
+        if not out[0]:
+            return PairParts.empty(len(users))
+        return PairParts.build(*(np.concatenate(o) for o in out), len(users))
+
+    def _history_parts_sparse(self, users: np.ndarray, items: np.ndarray) -> PairParts:
+        """As :meth:`history_parts_many`, in sparse products over all pairs at once."""
         uniq, inverse = np.unique(users, return_inverse=True)
         ratio = self._neighbour_ratios(uniq)
         binary = self._binary_similarity()

@@ -18,6 +18,7 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.data.synth import generate, to_interactions
 from recsys_core.explain import explain_many, item_names
+from recsys_core.models import knn
 from recsys_core.models.base import Recommender
 from recsys_core.models.explanation import catalogue_names
 from recsys_core.models.registry import REGISTRY, make_model
@@ -95,6 +96,14 @@ def test_batched_reasons_equal_the_reference_for_variants(
 ) -> None:
     model = make_model(name, params).fit(synth)
     _assert_same_as_reference(model, synth)
+
+
+def test_user_knn_sparse_path_equals_the_reference(
+    synth: Interactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catalogues too large for a dense user x item copy take sparse products instead."""
+    monkeypatch.setattr(knn, "BLOCK_BYTES", 1)
+    _assert_same_as_reference(make_model("user_knn").fit(synth), synth)
 
 
 def test_pair_scores_are_the_model_scores(synth: Interactions) -> None:
