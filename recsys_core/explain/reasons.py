@@ -19,6 +19,10 @@ from recsys_core.explain.types import Explanation
 from recsys_core.models.base import Recommender
 from recsys_core.models.explanation import MODALITY_WORDS, NAME_COLUMNS, catalogue_names
 
+#: Pairs explained per call to the model: their parts (every history item of every pair)
+#: stay in memory together, so an export of a whole catalogue's lists goes in steps.
+CHUNK = 4096
+
 __all__ = ["MODALITY_WORDS", "NAME_COLUMNS", "explain", "explain_many", "item_names"]
 
 
@@ -101,8 +105,10 @@ def explain_many(
     items = space.item_index([str(i) for i in item_ids])
     known = np.flatnonzero((users >= 0) & (items >= 0))
     out: list[Explanation | None] = [None] * len(users)
-    if len(known):
-        found = model.explain_many(users[known], items[known], _model_names(model, train))
-        for pos, expl in zip(known.tolist(), found, strict=True):
+    names = _model_names(model, train) if len(known) else np.zeros(0, dtype=object)
+    for start in range(0, len(known), CHUNK):  # bounded memory: parts grow with histories
+        at = known[start : start + CHUNK]
+        found = model.explain_many(users[at], items[at], names)
+        for pos, expl in zip(at.tolist(), found, strict=True):
             out[pos] = expl
     return out

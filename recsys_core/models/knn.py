@@ -264,7 +264,8 @@ class UserKNN(Recommender):
             out[2].append((spread.T * values).ravel())
         if not out[0]:
             return PairParts.empty(len(users))
-        return PairParts.build(*(np.concatenate(o) for o in out), len(users))
+        pair, keys, contrib = (np.concatenate(o) for o in out)
+        return PairParts.build(pair, keys, contrib, len(users))
 
     def _history_parts_sparse(self, users: np.ndarray, items: np.ndarray) -> PairParts:
         """As :meth:`history_parts_many`, in sparse products over all pairs at once."""
