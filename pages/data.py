@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
+from pages._columns import Upload, column_grid, upload
 from pages._media import media_tab
 from pages._ui import dataset_picker, get_store, load_version, model_form, page_header
 from recsys_core.data import clean
-from recsys_core.data.io import RawTable, read_table
-from recsys_core.data.mapping import (
-    ColumnMapping,
-    ItemMapping,
-    UserMapping,
-    infer_item_mapping,
-    infer_mapping,
-    infer_user_mapping,
-    parse_event_weights,
-)
+from recsys_core.data.interactions import Interactions
+from recsys_core.data.io import RawTable, renamed
+from recsys_core.data.layouts import flag_names
+from recsys_core.data.mapping import ItemMapping, UserMapping, parse_event_weights
 from recsys_core.data.profile import profile
 from recsys_core.data.profile_charts import profile_figures
+from recsys_core.data.roles import (
+    BEHAVIOUR_ROLES,
+    ITEM_ROLES,
+    USER_ROLES,
+    behaviour_mapping,
+    dataset_name,
+    propose_behaviour,
+    propose_side,
+    side_mapping,
+)
 from recsys_core.data.samples import load_movielens_small, synthetic
 from recsys_core.data.validate import ValidatedData, ValidationReport, validate
 from recsys_core.errors import InputError
 from recsys_core.jobs import datasets as jobs
+from recsys_core.models.explanation import catalogue_names
 
-NONE = "(none)"
+_FEEDBACK: dict[str, Literal["explicit", "implicit"] | None] = {
+    "inferred": None,
+    "explicit": "explicit",
+    "implicit": "implicit",
+}
 RECIPES = {
     "Deduplicate pairs": clean.Dedup,
     "Rating threshold → implicit": clean.RatingThreshold,
@@ -61,8 +75,12 @@ def datasets_overview() -> None:
         seed = st.number_input("Seed", 0, 2**31 - 1, 0)
         name = st.text_input("Name", "synthetic")
         if st.form_submit_button("Generate"):
-            with st.spinner("Generating…"):
-                data = synthetic(int(n_users), int(n_items), int(n_inter), seed=int(seed))
+            try:  # sizes that cannot hold the request (10 items, 12 categories) are refused
+                with st.spinner("Generating…"):
+                    data = synthetic(int(n_users), int(n_items), int(n_inter), seed=int(seed))
+            except InputError as exc:
+                st.error(str(exc))
+                return
             _import(data, name, {"synthetic": {"users": n_users, "items": n_items}})
 
 
@@ -88,58 +106,33 @@ def _import(data: ValidatedData, name: str, source: dict, *, pseudonymise: bool 
     )
 
 
-@st.cache_data(show_spinner="Reading the file…", max_entries=6)
-def _read(data: bytes, name: str) -> RawTable:
-    return read_table(data, name)
-
-
-def _upload(label: str, key: str) -> RawTable | None:
-    file = st.file_uploader(label, type=["csv", "tsv", "txt", "dat", "data", "parquet"], key=key)
-    if file is None:
-        return None
-    try:
-        raw = _read(file.getvalue(), file.name)
-    except InputError as exc:
-        st.error(str(exc))
-        return None
-    st.caption(f"Detected: {raw.fmt.describe()} — {len(raw.frame):,} rows")
-    st.dataframe(raw.frame.head(5), hide_index=True)
-    return raw
-
-
 def import_tab() -> None:
-    behaviour = _upload("Behaviour file (user, item, rating or event, timestamp)", "up_inter")
-    items = _upload("Item metadata (optional)", "up_items")
-    users = _upload("User attributes (optional)", "up_users")
+    behaviour = upload("Behaviour file (user, item, rating or event, timestamp)", "up_inter")
+    items = upload("Item metadata (optional: u.item, movies.dat, ...)", "up_items")
+    users = upload("User attributes (optional: u.user, users.dat, ...)", "up_users")
+    flags = upload("Names of the items' 0/1 flag columns (optional, e.g. u.genre)", "up_flags")
     if behaviour is None:
-        st.info("Upload a CSV, TSV or Parquet file to start, or load the sample above.")
+        st.info(
+            "Upload a CSV, TSV, Parquet or any delimited text file (u.data, ratings.dat, "
+            "no extension...) to start, or load the sample above."
+        )
         return
     try:
-        guess = infer_mapping(behaviour.frame)
-    except InputError as exc:
-        st.warning(str(exc))
-        guess = None
-    with st.form("mapping"):
-        mapping = _mapping_widgets(list(behaviour.frame.columns), guess)
-        item_mapping = _item_mapping_widgets(items) if items is not None else None
-        user_mapping = _user_mapping_widgets(users) if users is not None else None
-        name = st.text_input("Dataset name", value=behaviour.source.rsplit(".", 1)[0])
-        pseudo = st.checkbox("Pseudonymise user ids (keyed hash)")
-        submitted = st.form_submit_button("Validate")
-    if submitted and mapping is not None:
-        try:
-            data = validate(
-                behaviour,
-                mapping,
-                items=items,
-                item_mapping=item_mapping,
-                users=users,
-                user_mapping=user_mapping,
+        flag_list = flag_names(flags.raw) if flags is not None else None
+        uploads = (behaviour, items, users)
+        with st.form("mapping"):
+            built = _mapping_form(behaviour, items, users, flag_list)
+            name = st.text_input(
+                "Dataset name", dataset_name(*(u.raw if u else None for u in uploads))
             )
-        except InputError as exc:
-            st.error(str(exc))
-            return
-        st.session_state["validated"] = (data, name, pseudo, behaviour.source)
+            pseudo = st.checkbox("Pseudonymise user ids (keyed hash)")
+            submitted = st.form_submit_button("Validate")
+        if submitted:
+            data = validate(**built())
+            st.session_state["validated"] = (data, name, pseudo, behaviour.raw.source)
+    except InputError as exc:
+        st.error(str(exc))
+        return
     if "validated" in st.session_state:
         data, name, pseudo, source = st.session_state["validated"]
         show_report(data.report)
@@ -150,27 +143,15 @@ def import_tab() -> None:
             del st.session_state["validated"]
 
 
-def _mapping_widgets(columns: list[str], guess: ColumnMapping | None) -> ColumnMapping | None:
-    options = [NONE, *columns]
-
-    def pick(label: str, role: str) -> str | None:
-        value = getattr(guess, role) if guess else None
-        idx = options.index(value) if value in options else 0
-        chosen = st.selectbox(label, options, index=idx, key=f"map_{role}")
-        return None if chosen == NONE else chosen
-
-    labels = {
-        "user": "User column",
-        "item": "Item column",
-        "rating": "Rating / weight",
-        "timestamp": "Timestamp",
-        "event": "Event type",
-        "split": "Train/test column",
-    }
-    roles = {}
-    for col, (role, label) in zip(st.columns(len(labels)), labels.items(), strict=True):
-        with col:
-            roles[role] = pick(label, role)
+def _mapping_form(
+    behaviour: Upload, items: Upload | None, users: Upload | None, flags: list[str] | None
+) -> Callable[[], dict[str, Any]]:
+    """The form's widgets; returns a function building validate()'s arguments (called on
+    submit, so a half-edited form raises nothing)."""
+    st.markdown("**Behaviour columns** — rename any column and set its role")
+    b_names, b_roles = column_grid(
+        behaviour, propose_behaviour(behaviour.raw), BEHAVIOUR_ROLES, "Behaviour"
+    )
     c1, c2 = st.columns([1, 2])
     feedback = c1.radio("Feedback", ["inferred", "explicit", "implicit"], horizontal=True)
     weights = c2.text_input(
@@ -178,43 +159,54 @@ def _mapping_widgets(columns: list[str], guess: ColumnMapping | None) -> ColumnM
         placeholder="view=1, cart=3, buy=5",
         help="Weight per event type when an event column is mapped; unlisted types weigh 1.",
     )
-    try:
-        event_weights = parse_event_weights(weights)
-    except InputError as exc:
-        st.error(str(exc))
-        return None
-    return ColumnMapping(
-        **{**roles, "user": roles["user"] or "", "item": roles["item"] or ""},
-        event_weights=event_weights,
-        feedback=None if feedback == "inferred" else feedback,
-    )
+    sides = [
+        _side_widgets(items, "item", flags) if items else None,
+        _side_widgets(users, "user", None) if users else None,
+    ]
+
+    def build() -> dict[str, Any]:
+        kind = _FEEDBACK[feedback]
+        out: dict[str, Any] = {
+            "interactions": renamed(behaviour.raw, b_names),
+            "mapping": behaviour_mapping(
+                b_names, b_roles, feedback=kind, event_weights=parse_event_weights(weights)
+            ),
+        }
+        for side, (table, key) in zip(sides, (("items", "item"), ("users", "user")), strict=True):
+            if side is not None:
+                out[table], out[f"{key}_mapping"] = side()
+        return out
+
+    return build
 
 
-def _item_mapping_widgets(items: RawTable) -> ItemMapping:
-    cols = list(items.frame.columns)
-    guess = infer_item_mapping(items.frame)
-    st.markdown("**Item metadata columns**")
-    c1, c2, c3, c4, c5 = st.columns(5)
-    return ItemMapping(
-        id=c1.selectbox("Item id", cols, index=cols.index(guess.id)),
-        text=c2.multiselect("Text", cols, default=guess.text),
-        categorical=c3.multiselect("Categorical", cols, default=guess.categorical),
-        multi_valued=c4.multiselect("Multi-valued (A|B|C)", cols, default=guess.multi_valued),
-        numeric=c5.multiselect("Numeric", cols, default=guess.numeric),
-    )
+def _side_widgets(
+    up: Upload, entity: Literal["item", "user"], flags: list[str] | None
+) -> Callable[[], tuple[RawTable, ItemMapping | UserMapping]]:
+    """Names and roles of an attribute file's columns, the folded flags' name, the title."""
+    heading = "Item" if entity == "item" else "User"
+    st.markdown(f"**{heading} {'metadata' if entity == 'item' else 'attribute'} columns**")
+    proposal = propose_side(up.raw, entity, flag_names=flags)
+    roles = ITEM_ROLES if entity == "item" else USER_ROLES
+    names, chosen = column_grid(up, proposal, roles, heading)
+    fold = proposal.fold
+    if "flag" in proposal.roles:
+        fold = st.text_input(
+            f"{heading} flags fold into the attribute", proposal.fold, key=f"{up.key}_fold",
+            help="The 0/1 flag columns become one multi-valued attribute (a list of the names "
+            "of the flags set): 19 genre flags become 'genres'.",
+        )  # fmt: skip
+    if entity == "item" and "title" not in proposal.roles:
+        st.warning(
+            "No title column was recognised: pick the column holding the items' names "
+            "(role **title**) so pages show names instead of ids."
+        )
 
+    def build() -> tuple[RawTable, ItemMapping | UserMapping]:
+        mapping = side_mapping(names, chosen, entity, fold=fold)
+        return renamed(up.raw, names), mapping
 
-def _user_mapping_widgets(users: RawTable) -> UserMapping:
-    cols = list(users.frame.columns)
-    guess = infer_user_mapping(users.frame)
-    st.markdown("**User attribute columns**")
-    c1, c2, c3, c4 = st.columns(4)
-    return UserMapping(
-        id=c1.selectbox("User id", cols, index=cols.index(guess.id)),
-        categorical=c2.multiselect("Categorical ", cols, default=guess.categorical),
-        numeric=c3.multiselect("Numeric ", cols, default=guess.numeric),
-        text=c4.multiselect("Text ", cols, default=guess.text),
-    )
+    return build
 
 
 def show_report(report: ValidationReport) -> None:
@@ -266,12 +258,25 @@ def profile_tab() -> None:
     cols[2].metric("Interactions", f"{prof.n_interactions:,}")
     cols[3].metric("Density", f"{prof.density:.3%}")
     cols[4].metric("Gini (items)", f"{prof.gini_items:.2f}")
+    _top_items(inter)
     figures = list(profile_figures(inter, prof).values())
     for start in range(0, len(figures), 2):
         for col, fig in zip(st.columns(2), figures[start : start + 2], strict=False):
             col.plotly_chart(fig, width="stretch")
     with st.expander("All profile numbers"):
         st.json(prof.to_dict())
+
+
+def _top_items(inter: Interactions, n: int = 10) -> None:
+    """The most interacted items by name (the title column when there is one)."""
+    counts = np.bincount(inter.items, minlength=len(inter.item_ids))
+    top = np.argsort(-counts, kind="stable")[:n]
+    ids = inter.item_ids[top]
+    table = pd.DataFrame(
+        {"item": ids, "name": catalogue_names(inter, ids), "interactions": counts[top]}
+    )
+    st.markdown("**Most interacted items**")
+    st.dataframe(table, hide_index=True)
 
 
 page_header("Data")

@@ -206,9 +206,13 @@ def behaviour_roles(mapping: ColumnMapping | None, columns: Sequence[str]) -> li
 
 
 def behaviour_mapping(
-    names: Sequence[str], roles: Sequence[str], base: ColumnMapping | None = None
+    names: Sequence[str],
+    roles: Sequence[str],
+    *,
+    feedback: Literal["explicit", "implicit"] | None = None,
+    event_weights: Mapping[str, float] | None = None,
 ) -> ColumnMapping:
-    """The behaviour mapping made by one role per column (``base`` gives feedback, weights).
+    """The behaviour mapping made by one role per column.
 
     Raises:
         InputError: a role given twice, or no user or item column.
@@ -229,8 +233,10 @@ def behaviour_mapping(
             f"Pick the column holding the {' and the '.join(missing)} id (role "
             f"{' / '.join(missing)}); the columns are {list(names)}."
         )
-    extra = base.model_dump(include={"event_weights", "feedback", "rating_range"}) if base else {}
-    return ColumnMapping(**{r: picked.get(r) for r in ROLES}, **extra)  # type: ignore[arg-type]
+    return ColumnMapping.model_validate(
+        {r: picked.get(r) for r in ROLES}
+        | {"feedback": feedback, "event_weights": dict(event_weights or {})}
+    )
 
 
 def dataset_name(*tables: RawTable | None) -> str:
