@@ -78,16 +78,5 @@ def _emit(result: dict[str, Any], *, as_json: bool) -> None:
     print(text if text is not None else json_values.dumps(result, indent=2))
 
 
-def parse_pairs(pairs: Sequence[str] | None, flag: str) -> dict[str, str]:
-    """``KEY=VALUE`` flags into a dict, with a clear error for a malformed one."""
-    out: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise InputError(f"{flag} takes KEY=VALUE, got {pair!r}.")
-        out[key.strip()] = value.strip()
-    return out
-
-
 if __name__ == "__main__":
     raise SystemExit(main())

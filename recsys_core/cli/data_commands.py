@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recsys_core.cli import parse_pairs
+from recsys_core.cli._args import parse_pairs
 from recsys_core.errors import InputError
 
 if TYPE_CHECKING:  # handlers import what they use: `recsys --help` must not pay for pandas

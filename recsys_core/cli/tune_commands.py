@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from recsys_core.cli import parse_pairs
+from recsys_core.cli._args import parse_pairs
 from recsys_core.errors import InputError
 
 if TYPE_CHECKING:  # the handler imports what it uses: `recsys --help` must not pay for Optuna
