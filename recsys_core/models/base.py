@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -20,6 +19,7 @@ from recsys_core.features import coverage_warnings
 from recsys_core.models._persist import read_model, restore, write_model
 from recsys_core.models._reasons import history_many, history_one, none_many
 from recsys_core.models._topk import topk_rows
+from recsys_core.models.capabilities import Capabilities
 from recsys_core.models.explanation import Explanation, PairParts, Permutable
 from recsys_core.progress import Progress
 from recsys_core.splitting.splits import Split
@@ -40,34 +40,6 @@ class RecommenderConfig(BaseModel):
     random_state: int = Field(
         42, ge=0, description="Seed for every random choice, so a refit gives the same model."
     )
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a model offers beyond scores, read in one place (:attr:`Recommender.capabilities`).
-
-    Families declare these as class flags (an instance may refine one from its config, see
-    ``InstanceFlag``); callers above the models ask here instead of probing attributes.
-
-    Attributes:
-        history_reasons: reasons name history items (:meth:`Recommender.explain_parts`).
-        feature_reasons: item attributes shared with the history (:meth:`explain_features`).
-        item_vectors: learned item vectors to draw a map of (:meth:`item_vectors`).
-        feature_groups: item feature groups permutation importance can shuffle
-            (:meth:`permutable`).
-        shap_features: a feature table per candidate row, explained by SHAP
-            (:meth:`feature_rows`).
-        candidate_models: models whose lists it reorders (:meth:`candidate_models`).
-        cold_items: ranks items without training interactions.
-    """
-
-    history_reasons: bool
-    feature_reasons: bool
-    item_vectors: bool
-    feature_groups: bool
-    shap_features: bool
-    candidate_models: bool
-    cold_items: bool
 
 
 class Recommender(ABC):
@@ -375,7 +347,12 @@ class Recommender(ABC):
         class by the name stored in the file.
         """
         meta, arrays = read_model(path)
-        if cls is Recommender or cls.name != meta["model"]:
+        if cls is Recommender:
+            raise InputError(
+                f"{path} holds a {meta['model']!r} model: read it with "
+                "recsys_core.models.registry.load_model_file, which picks the class."
+            )
+        if cls.name != meta["model"]:
             raise InputError(f"{path} holds a {meta['model']!r} model, not {cls.name!r}.")
         return restore(cls(cls.config_class.model_validate(meta["config"])), meta, arrays)
 

@@ -85,6 +85,8 @@ def test_load_refuses_a_file_of_another_model(fitted: Recommender, tmp_path: Pat
     with pytest.raises(InputError, match="item_knn"):
         MostPopular.load(path)
     assert type(load_model_file(path)) is ItemKNN
+    with pytest.raises(InputError, match="load_model_file"):
+        Recommender.load(path)  # the abstract class cannot pick a family: the registry does
     assert not list(tmp_path.glob("*.tmp"))
 
 
