@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 PROGRESS_EVERY_S = 0.5
+#: Seconds between the elapsed-time labels of phases that cannot report from inside.
+TICK_S = 2.0
 #: Reasons are stored for at most this many rows of a run: explaining is per row (~1.5 ms).
 MAX_EXPLAINED_ROWS = 10_000
 
@@ -141,6 +144,31 @@ class _Reporter:
         self.stage, self.last = stage, 0.0
         self(0, 1, "")
 
+    @contextmanager
+    def ticking(self, stage: str) -> Iterator[None]:
+        """A phase that cannot report from inside (reading the store, the model's own report,
+        the model file): a thread writes the seconds spent every ``TICK_S``, so the bar's label
+        keeps moving; a cancel it sees is raised when the phase ends."""
+        self.enter(stage)
+        stop, cancelled, start = threading.Event(), threading.Event(), time.monotonic()
+
+        def tick() -> None:
+            while not stop.wait(TICK_S):
+                text = progress_label(stage, f"{time.monotonic() - start:.0f} s")
+                with self.store.session() as s:
+                    if RunRepository(s).progress(self.run_id, 0, 1, text):
+                        cancelled.set()
+
+        thread = threading.Thread(target=tick, name=f"progress-run-{self.run_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+        if cancelled.is_set():
+            raise Cancelled("cancelled")
+
 
 def progress_label(stage: str, message: str) -> str:
     """ "stage: message", or the stage alone: a label never ends in a bare "stage:"."""
@@ -161,8 +189,8 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> RunResult:
     spec = RunSpec.model_validate(run.spec)
     timings: dict[str, float] = {}
     with _timed(timings, "load_split_s"):
-        progress.enter("loading")
-        inter = load_interactions(store, run.dataset_id, spec.version)
+        with progress.ticking("loading"):
+            inter = load_interactions(store, run.dataset_id, spec.version)
         progress.enter("splitting")
         parts = split_for(inter, spec.split, spec.seed)
     progress.enter("fitting")
@@ -184,12 +212,9 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> RunResult:
     with _timed(timings, "reasons_s"):
         reasons = _reasons(model, parts.train, recs, progress, spec.explain_top)
     recs = recs.assign(reason=pd.Series(reasons, dtype=object, index=recs.index))
-    progress.enter("reporting")
-    with _timed(timings, "report_s"):
+    with _timed(timings, "report_s"), progress.ticking("reporting"):
         report = ModelReport.model_validate(json_safe(_model_report(model, parts, spec)))
-    progress.enter("saving")
-    progress(0, 1, "model file")
-    with _timed(timings, "artifact_s"):
+    with _timed(timings, "artifact_s"), progress.ticking("saving"):
         path, digest = save_artifact(model, run.id) if model_saves(spec) else (None, None)
     summary = RunSummary.model_validate(
         {

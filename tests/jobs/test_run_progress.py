@@ -55,3 +55,24 @@ def test_every_phase_reports_and_batches_report_as_they_finish(store: Store) -> 
     assert ticks and ticks[-1][0] == ticks[-1][1] == len(result.per_user)
     segment_views = [label for stage, d, _, label in reporter.calls if stage == "segments" and d]
     assert len(segment_views) >= 4  # one report per segment view, each bootstraps its intervals
+
+
+def test_a_phase_without_reports_still_moves_its_label_and_sees_a_cancel(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import_dataset(store, "syn", synthetic(50, 30, 600, seed=2))
+    run = jobs.submit(store, jobs.parse_spec({"dataset": "syn", "model": "most_popular"}))
+    with store.session() as s:
+        RunRepository(s).start(run.id, "test")
+    monkeypatch.setattr(jobs, "TICK_S", 0.05)
+    reporter = jobs._Reporter(store, run.id)
+    with reporter.ticking("reporting"):
+        time.sleep(0.4)  # stands for a model report that says nothing while it works
+        seen = jobs.get_run(store, run.id).progress_message
+    assert seen.startswith("reporting: ") and seen.endswith(" s")
+    with pytest.raises(jobs.Cancelled), reporter.ticking("saving"):
+        with store.session() as s:  # cancelled while the phase runs: the ticking thread sees it
+            RunRepository(s).request_cancel(run.id)
+        time.sleep(0.3)
