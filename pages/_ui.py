@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -182,20 +183,7 @@ def _field_widget(name: str, spec: dict[str, Any], key: str, defs: dict[str, Any
     if kind == "boolean":
         return st.checkbox(label, value=bool(default), help=help_, key=wkey)
     if kind in ("integer", "number"):
-        lo = spec.get("minimum", spec.get("exclusiveMinimum"))
-        hi = spec.get("maximum", spec.get("exclusiveMaximum"))
-        cast = int if kind == "integer" else float
-        value = cast(default) if default is not None else (cast(lo) if lo is not None else None)
-        step = 1 if kind == "integer" else None
-        return st.number_input(
-            label,
-            min_value=None if lo is None else cast(lo),
-            max_value=None if hi is None else cast(hi),
-            value=value,
-            step=step,
-            help=help_,
-            key=wkey,
-        )
+        return _number_widget(label, spec, default, kind == "integer", help_, wkey)
     if kind == "array":
         default_text = spec.get("default_text")
         if default_text is None and isinstance(default, list):
@@ -206,6 +194,37 @@ def _field_widget(name: str, spec: dict[str, Any], key: str, defs: dict[str, Any
         values = [t.strip() for t in text.split(",") if t.strip()]
         return values if values or default_text is not None else None
     return st.text_input(label, value="" if default is None else str(default), help=help_, key=wkey)
+
+
+def _number_widget(
+    label: str, spec: dict[str, Any], default: Any, integer: bool, help_: str | None, wkey: str
+) -> Any:
+    """A number input that shows its default as written: Streamlit's own float format
+    ("%0.2f", step 0.01) turns a learning rate of 0.001 into "0.00" and 0.005 into "0.01"."""
+    lo = spec.get("minimum", spec.get("exclusiveMinimum"))
+    hi = spec.get("maximum", spec.get("exclusiveMaximum"))
+    cast = int if integer else float
+    value = cast(default) if default is not None else (cast(lo) if lo is not None else None)
+    return st.number_input(
+        label,
+        min_value=None if lo is None else cast(lo),
+        max_value=None if hi is None else cast(hi),
+        value=value,
+        step=1 if integer else number_step(value, lo, hi),
+        format=None if integer else "%g",  # shortest form: 0.001, 0.0005, 250, 1e-05
+        help=help_,
+        key=wkey,
+    )
+
+
+def number_step(value: float | None, lo: float | None, hi: float | None) -> float:
+    """The +/- step of a float field: the default's leading decimal place (0.001 -> 0.001,
+    0.005 -> 0.001, 0.7 -> 0.1, 250 -> 100); without a default, a hundredth of the range."""
+    if value:
+        return float(10.0 ** math.floor(math.log10(abs(value))))
+    if lo is not None and hi is not None and hi > lo:
+        return float(10.0 ** math.floor(math.log10((hi - lo) / 100)))
+    return 0.01
 
 
 def _json_type(spec: dict[str, Any]) -> str | None:

@@ -21,6 +21,7 @@ from pages._ui import (
 from recsys_core.errors import InputError
 from recsys_core.jobs import runs as jobs
 from recsys_core.jobs.analysis import list_runs, runs_table
+from recsys_core.jobs.runs import progress_label
 from recsys_core.jobs.worker import ensure_worker, retry_run
 from recsys_core.models.registry import REGISTRY
 from recsys_core.splitting import timeline
@@ -48,7 +49,7 @@ SPLITS = {
 def split_section(dataset: str, version: int) -> dict | None:
     label = st.selectbox("Split protocol", list(SPLITS), key="split_kind")
     cls = SPLITS[label]
-    st.caption(cls.__doc__.strip().splitlines()[0] if cls.__doc__ else "")
+    st.caption(summary(cls.__doc__))
     values = config_widgets(cls, f"split_{cls.__name__}")
     config = validated(cls, values)
     seed = st.number_input("Seed", 0, 2**31 - 1, 42, key="seed")
@@ -71,6 +72,20 @@ def _timeline_chart(tl: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def summary(doc: str | None) -> str:
+    """A docstring's first paragraph as one line: its first line alone can stop mid-sentence
+    ("item tower: item id embedding +")."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
+SAMPLED_CAVEAT = (
+    "**Sampled** ranks each test item against 100 random unseen items instead of the whole "
+    "catalogue: faster, but sampled metrics can order models differently from full ranking "
+    "(Krichene & Rendle, *On Sampled Metrics for Item Recommendation*, KDD 2020). Compare "
+    "models on full ranking when the choice matters."
+)
+
+
 def models_section() -> dict[str, dict]:
     names = st.multiselect(
         "Models", list(REGISTRY), default=["most_popular", "item_knn", "ease"], key="models"
@@ -79,7 +94,7 @@ def models_section() -> dict[str, dict]:
     for name in names:
         cls = REGISTRY[name]
         with st.expander(f"{name} parameters", expanded=False):
-            st.caption((cls.__doc__ or "").strip().splitlines()[0])
+            st.caption(summary(cls.__doc__))
             params[name] = config_widgets(cls.config_class, f"model_{name}", skip=("random_state",))
     return params
 
@@ -90,7 +105,9 @@ def evaluation_section() -> dict:
     threshold = c2.number_input(
         "Relevance threshold (blank: every held-out item)", value=None, step=0.5
     )
-    protocol = c3.selectbox("Ranking protocol", ["full", "sampled"])
+    protocol = c3.selectbox(
+        "Ranking protocol", ["full", "sampled"], key="protocol", help=SAMPLED_CAVEAT
+    )
     n_recs = c4.number_input("Top-N stored per user", 1, 1000, 50)
     explain_top = c5.number_input(
         "Reasons stored per user",
@@ -101,6 +118,8 @@ def evaluation_section() -> dict:
         help="The first ranks of each list keep their reason sentence (Preview, Export); "
         "the others are explained when asked.",
     )
+    if protocol == "sampled":
+        st.warning(SAMPLED_CAVEAT, icon=":material/warning:")
     return {"ks": ks, "relevance_threshold": threshold, "protocol": protocol,
             "n_recommendations": n_recs, "explain_top": explain_top}  # fmt: skip
 
@@ -215,7 +234,9 @@ def live_runs(dataset_id: int) -> None:
     for r in active:
         c1, c2 = st.columns([5, 1])
         share = r.progress_done / r.progress_total if r.progress_total else 0.0
-        c1.progress(min(share, 1.0), f"#{r.id} {r.label} — {r.status}: {r.progress_message}")
+        c1.progress(
+            min(share, 1.0), f"#{r.id} {r.label} — " + progress_label(r.status, r.progress_message)
+        )
         if c2.button("Cancel", key=f"cancel_{r.id}"):
             from db.runs import RunRepository
 

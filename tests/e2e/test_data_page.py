@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_upload_map_import_and_profile(app_url: str, page, tmp_path: Path) -> None:
-    page.goto(app_url)
+    page.goto(f"{app_url}/data")  # the Home page is the default
     page.get_by_role("heading", name="Data").wait_for()
     uploaders = page.locator('[data-testid="stFileUploader"] input[type="file"]')
     uploaders.nth(0).set_input_files(str(SAMPLE / "ratings.csv"))

@@ -88,7 +88,7 @@ def _export(page, tmp_path: Path) -> None:
 
 
 def test_generate_train_compare_preview_export(app_url: str, page, tmp_path: Path) -> None:
-    page.goto(app_url)
+    page.goto(f"{app_url}/data")  # the Home page is the default
     _generate_dataset(page)
     _train_two_models(page)
     _compare(page)
