@@ -270,7 +270,7 @@ def profile_tab() -> None:
 def _top_items(inter: Interactions, n: int = 10) -> None:
     """The most interacted items by name (the title column when there is one)."""
     counts = np.bincount(inter.items, minlength=len(inter.item_ids))
-    top = np.argsort(-counts, kind="stable")[:n]
+    top = np.argsort(-counts, kind="stable")[: min(n, int((counts > 0).sum()))]
     ids = inter.item_ids[top]
     table = pd.DataFrame(
         {"item": ids, "name": catalogue_names(inter, ids), "interactions": counts[top]}
