@@ -40,7 +40,7 @@ def bootstrap_ci(
     step = max(1, _CHUNK_CELLS // len(x))
     for start in range(0, n_resamples, step):
         n = min(step, n_resamples - start)
-        means[start : start + n] = x[rng.integers(0, len(x), size=(n, len(x)))].mean(axis=1)
+        means[start : start + n] = x[_draw(rng, len(x), n)].mean(axis=1)
     alpha = (1.0 - confidence) / 2
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
     return float(low), float(high)
@@ -92,10 +92,18 @@ def _resample_means(x: np.ndarray, n_resamples: int, random_state: int) -> np.nd
     step = max(1, _CHUNK_CELLS // n)
     for start in range(0, n_resamples, step):
         m = min(step, n_resamples - start)
-        idx = rng.integers(0, n, size=(m, n))
+        idx = _draw(rng, n, m)
         counts = np.bincount((idx + (np.arange(m) * n)[:, None]).ravel(), minlength=m * n)
         means[start : start + m] = (counts.reshape(m, n).astype(np.float64) @ x) / n
     return means
+
+
+def _draw(rng: np.random.Generator, n: int, rows: int) -> np.ndarray:
+    """``rows`` resamples of ``n`` user indices. Below 2**31 users the draws are made as int32:
+    numpy takes the same 32-bit draws for both widths (the values are equal), at a third of
+    the cost of int64."""
+    dtype = np.int32 if n < 2**31 else np.int64
+    return rng.integers(0, n, size=(rows, n), dtype=dtype)
 
 
 def holm(p_values: np.ndarray | list[float]) -> np.ndarray:

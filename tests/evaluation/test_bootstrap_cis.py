@@ -37,3 +37,20 @@ def test_bad_arguments_are_input_errors() -> None:
         bootstrap_cis(np.zeros(3))
     with pytest.raises(InputError, match="confidence"):
         bootstrap_cis(np.zeros((3, 1)), confidence=1.5)
+
+
+@pytest.mark.parametrize("n", [2, 17, 610, 20_011])  # 20,011 users take several chunks
+def test_int32_draws_give_the_intervals_int64_draws_gave(rng, n: int) -> None:
+    """The draws are made as int32 for speed; numpy's values are those of int64 draws."""
+    import recsys_core.evaluation.significance as sig
+
+    x = rng.random(n)
+    draws = np.random.default_rng(n)
+    step = max(1, sig._CHUNK_CELLS // n)
+    means = np.concatenate(
+        [
+            x[draws.integers(0, n, size=(min(step, 1000 - s), n))].mean(axis=1)
+            for s in range(0, 1000, step)
+        ]
+    )
+    assert bootstrap_ci(x, random_state=n) == tuple(np.quantile(means, [0.025, 0.975]))
