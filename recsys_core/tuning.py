@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +99,7 @@ class TuneResult:
         metric: the metric label maximised.
         n_fit, n_validation: interactions the trials were fitted and scored on.
         study_name: Optuna's name for the study.
+        cancelled: the search was stopped before its last trial (``stop`` in :func:`tune`).
     """
 
     best_params: dict[str, Any]
@@ -108,6 +110,11 @@ class TuneResult:
     n_fit: int
     n_validation: int
     study_name: str
+    cancelled: bool = False
+
+
+class _Stopped(Exception):
+    """Raised inside a fit by its progress callback once the search is asked to stop."""
 
 
 def parse_tune_spec(values: dict[str, Any]) -> TuneSpec:
@@ -157,6 +164,8 @@ def tune(
     progress: Progress | None = None,
     *,
     storage_url: str | None = None,
+    stop: Callable[[], bool] | None = None,
+    on_trial: Callable[[pd.DataFrame], None] | None = None,
 ) -> TuneResult:
     """Run ``spec.n_trials`` trials (TPE, seeded) and summarise the whole study.
 
@@ -168,6 +177,11 @@ def tune(
     Args:
         storage_url: Optuna storage; default in-memory, or :func:`optuna_storage_url` when
             ``spec.study`` names a study (workers sharing that name share its trials).
+        stop: asked before each trial and during each fit (through the model's progress):
+            once it returns True the running fit is abandoned (its trial recorded as
+            pruned, "cancelled") and the result covers the trials completed so far.
+        on_trial: called with :func:`trials_frame` of the study after every trial, so a
+            caller can show the trials as they come.
 
     Raises:
         InputError: bad spec, an empty validation side, or no trial completed.
@@ -178,13 +192,21 @@ def tune(
     study = _study(store, spec, storage_url)
     started = time.monotonic()
     report(progress, 0, spec.n_trials, "starting")
+    cancelled = False
     for n in range(spec.n_trials):
         if n and spec.timeout_s is not None and time.monotonic() - started > spec.timeout_s:
             break
-        _trial(study, space, spec, parts, k)
+        cancelled = stop is not None and stop()
+        if cancelled:
+            break
+        cancelled = not _trial(study, space, spec, parts, k, stop)
+        if on_trial is not None:
+            on_trial(trials_frame(study.trials))
+        if cancelled:
+            break
         best = _best_value(study)
         report(progress, n + 1, spec.n_trials, f"trial {n + 1}/{spec.n_trials}, best {best}")
-    return _result(study, spec, parts)
+    return _result(study, spec, parts, cancelled)
 
 
 def _study(store: Store, spec: TuneSpec, storage_url: str | None) -> optuna.Study:
@@ -212,23 +234,43 @@ def _study(store: Store, spec: TuneSpec, storage_url: str | None) -> optuna.Stud
 
 
 def _trial(
-    study: optuna.Study, space: dict[str, BaseDistribution], spec: TuneSpec, parts: Split, k: int
-) -> None:
+    study: optuna.Study,
+    space: dict[str, BaseDistribution],
+    spec: TuneSpec,
+    parts: Split,
+    k: int,
+    stop: Callable[[], bool] | None = None,
+) -> bool:
+    """One trial, told to the study; False when ``stop`` cut its fit short."""
     trial = study.ask(space)
     try:
         params = {"random_state": spec.seed, **spec.params, **trial.params}
         try:
-            model = make_model(spec.model, params).fit(parts.train)
-        except InputError as exc:
-            trial.set_user_attr("message", str(exc))
+            model = make_model(spec.model, params).fit(parts.train, progress=_fit_watch(stop))
+        except (InputError, _Stopped) as exc:
+            stopped = isinstance(exc, _Stopped)
+            trial.set_user_attr("message", "cancelled" if stopped else str(exc))
             study.tell(trial, state=TrialState.PRUNED)
-            return
+            return not stopped
         result = evaluate({spec.model: model}, parts, (k,), random_state=spec.seed)
         value = float(result.summary["value"].astype(float).to_dict()[spec.metric])
     except BaseException:
         study.tell(trial, state=TrialState.FAIL)  # a crash is a bug: record it, then raise
         raise
     study.tell(trial, value)
+    return True
+
+
+def _fit_watch(stop: Callable[[], bool] | None) -> Progress | None:
+    """A fit's progress callback that abandons the fit once ``stop`` says so."""
+    if stop is None:
+        return None
+
+    def watch(done: int, total: int, message: str = "") -> None:
+        if stop():
+            raise _Stopped
+
+    return watch
 
 
 def _best_value(study: optuna.Study) -> str:
@@ -236,8 +278,12 @@ def _best_value(study: optuna.Study) -> str:
     return "none yet" if not done else f"{max(v for v in done if v is not None):.4f}"
 
 
-def _result(study: optuna.Study, spec: TuneSpec, parts: Split) -> TuneResult:
+def _result(
+    study: optuna.Study, spec: TuneSpec, parts: Split, cancelled: bool = False
+) -> TuneResult:
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete and cancelled:
+        raise InputError("The search was cancelled before any trial completed.")
     if not complete:
         reasons = {str(t.user_attrs.get("message", t.state.name)) for t in study.trials}
         raise InputError("No trial completed: " + "; ".join(sorted(reasons)))
@@ -251,6 +297,7 @@ def _result(study: optuna.Study, spec: TuneSpec, parts: Split) -> TuneResult:
         n_fit=len(parts.train),
         n_validation=len(parts.test),
         study_name=study.study_name,
+        cancelled=cancelled,
     )
 
 

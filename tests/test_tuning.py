@@ -156,6 +156,30 @@ def test_timeout_stops_starting_trials_after_the_first(syn: Store) -> None:
     assert len(result.trials) == 1 and result.best_value == result.trials["value"].iloc[0]
 
 
+def test_stop_ends_the_search_and_each_trial_is_reported_as_it_ends(syn: Store) -> None:
+    frames: list[pd.DataFrame] = []
+    result = tune(syn, spec(n_trials=10), on_trial=frames.append, stop=lambda: len(frames) >= 2)
+    assert result.cancelled and len(result.trials) == 2
+    assert [len(f) for f in frames] == [1, 2]  # the table grows trial by trial
+    assert (frames[-1]["state"] == "complete").all()
+    assert result.best_value == pytest.approx(result.trials["value"].max())
+    assert not tune(syn, spec(n_trials=2)).cancelled
+
+
+def test_stop_during_a_fit_abandons_it(syn: Store) -> None:
+    asked: list[bool] = []
+
+    def stop() -> bool:  # False before the trial starts, True at the fit's first progress
+        asked.append(True)
+        return len(asked) > 1
+
+    frames: list[pd.DataFrame] = []
+    with pytest.raises(InputError, match="cancelled before any trial completed"):
+        tune(syn, spec(model="als", n_trials=3), stop=stop, on_trial=frames.append)
+    (trial,) = frames[-1].to_dict("records")
+    assert trial["state"] == "pruned" and trial["message"] == "cancelled"
+
+
 def _codes(inter) -> set[int]:
     return set((inter.users.astype(np.int64) * inter.n_items + inter.items).tolist())
 
