@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -63,18 +66,100 @@ def settings(dataset: str, version: int) -> TuneSpec | None:
         return None
 
 
-def start(spec: TuneSpec) -> None:
-    bar = st.progress(0.0, "Starting…")
+VALIDATION_NOTE = (
+    "Why validation and test scores differ: trials are scored on a validation side carved "
+    "out of the training data (a share of each user's training interactions), so it holds "
+    "fewer and different interactions than the test side, and every trial's model is fitted "
+    "on the rest of train only. The run of the best config is refitted on all of train and "
+    "scored on the test side, so its numbers differ: use validation scores to rank trials "
+    "against each other, and the run's test scores to compare with other runs."
+)
 
-    def progress(done: int, total: int, message: str = "") -> None:
-        bar.progress(min(done / total, 1.0) if total else 0.0, message)
 
-    try:
-        result = tune(get_store(), spec, progress)
-    except InputError as exc:
-        st.error(str(exc))
+@dataclass
+class TuneJob:
+    """A search running in a thread of this app process: the page polls it, Cancel stops it.
+
+    Attributes are written by the search thread and read by the page; each write replaces a
+    whole value, so a reader never sees half an update.
+    """
+
+    spec: TuneSpec
+    stop: threading.Event = field(default_factory=threading.Event)
+    trials: pd.DataFrame | None = None
+    progress: tuple[int, int, str] = (0, 0, "starting")
+    result: TuneResult | None = None
+    error: str | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+def start(spec: TuneSpec) -> TuneJob:
+    """Start the search in a daemon thread; the page stays usable and shows it live."""
+    job = TuneJob(spec)
+    store = get_store()  # fetched here: cached resources need the page's script context
+
+    def report(done: int, total: int, message: str = "") -> None:
+        job.progress = (done, total, message)
+
+    def work() -> None:
+        try:
+            job.result = tune(store, spec, report, stop=job.stop.is_set, on_trial=job_trials)
+        except InputError as exc:
+            job.error = str(exc)
+        except Exception as exc:  # shown on the page rather than lost in a thread
+            job.error = f"The search failed: {type(exc).__name__}: {exc}"
+
+    def job_trials(frame: pd.DataFrame) -> None:
+        job.trials = frame
+
+    job.thread = threading.Thread(target=work, name=f"tune-{spec.model}", daemon=True)
+    job.thread.start()
+    return job
+
+
+@st.fragment(run_every=1)
+def live(job: TuneJob) -> None:
+    """Progress, Cancel and the trials so far; refreshes itself each second while it runs."""
+    if not job.running:
+        if st.session_state.get("tune_shown") is not job:
+            st.session_state["tune_shown"] = job
+            st.rerun(scope="app")  # the finished search: the whole page shows its results
         return
-    st.session_state["tune_result"] = (spec, result)
+    done, total, message = job.progress
+    c1, c2 = st.columns([5, 1])
+    label = "Stopping after the current fit…" if job.stop.is_set() else message or "starting"
+    c1.progress(min(done / total, 1.0) if total else 0.0, label)
+    if c2.button("Cancel", key="tune_cancel", icon=":material/stop:", disabled=job.stop.is_set()):
+        job.stop.set()
+    trials_so_far(job.trials, job.spec.metric)
+
+
+def trials_so_far(trials: pd.DataFrame | None, metric: str) -> None:
+    if trials is None or trials.empty:
+        st.caption("The first trial is running.")
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(history_chart(trials, metric), width="stretch", key="tune_live_chart")
+    right.dataframe(trials, hide_index=True, width="stretch", key="tune_live_table")
+
+
+def finished(job: TuneJob) -> None:
+    """The outcome of the last search: its error, or its results (partial when cancelled)."""
+    if job.error is not None:
+        st.error(job.error)
+        return
+    if job.result is None:
+        return
+    if job.result.cancelled:
+        st.info(
+            f"Cancelled after {len(job.result.trials)} of {job.spec.n_trials} trials; "
+            "the results below cover the trials that ran."
+        )
+    show(job.spec, job.result)
 
 
 def history_chart(trials: pd.DataFrame, metric: str) -> go.Figure:
@@ -97,7 +182,7 @@ def show(spec: TuneSpec, result: TuneResult) -> None:
     st.json(result.best_params)
     st.caption(
         f"{len(result.trials)} trials, fitted on {result.n_fit:,} and scored on "
-        f"{result.n_validation:,} validation interactions."
+        f"{result.n_validation:,} validation interactions. {VALIDATION_NOTE}"
     )
     left, right = st.columns(2)
     left.plotly_chart(history_chart(result.trials, result.metric), width="stretch")
@@ -122,7 +207,12 @@ picked = dataset_picker("tune")
 if picked is not None:
     ds, version = picked
     spec = settings(ds.name, version.version)
-    if st.button("Start", disabled=spec is None, icon=":material/tune:") and spec is not None:
-        start(spec)
-    if "tune_result" in st.session_state:
-        show(*st.session_state["tune_result"])
+    job: TuneJob | None = st.session_state.get("tune_job")
+    busy = job is not None and job.running
+    if st.button("Start", disabled=spec is None or busy, icon=":material/tune:") and spec:
+        job = st.session_state["tune_job"] = start(spec)
+    if job is not None:
+        if job.running:
+            live(job)
+        else:
+            finished(job)
