@@ -100,10 +100,26 @@ def _import(data: ValidatedData, name: str, source: dict, *, pseudonymise: bool 
         st.error(str(exc))
         return
     c = result.counts
-    st.success(
+    _changed(
         f"Imported **{name}** (version {result.version.version}): {c['users']:,} users, "
         f"{c['items']:,} items, {c['interactions']:,} interactions."
     )
+
+
+def _changed(message: str, *details: str) -> None:
+    """The store changed: keep the outcome for the next run and rerun, so the datasets table
+    and every version picker above this point show the new dataset or version at once."""
+    st.session_state["data_changed"] = (message, details)
+    st.rerun()
+
+
+def _show_change() -> None:
+    """The outcome of the import or cleaning that caused this run (see ``_changed``)."""
+    message, details = st.session_state.pop("data_changed", (None, ()))
+    if message is not None:
+        st.success(message)
+        for line in details:
+            st.write(line)
 
 
 def import_tab() -> None:
@@ -240,9 +256,7 @@ def clean_tab() -> None:
     except InputError as exc:
         st.error(str(exc))
         return
-    st.success(f"Created version {new.version} of {ds.name}.")
-    for s in stats:
-        st.write(s.describe())
+    _changed(f"Created version {new.version} of {ds.name}.", *(s.describe() for s in stats))
 
 
 def profile_tab() -> None:
@@ -280,6 +294,7 @@ def _top_items(inter: Interactions, n: int = 10) -> None:
 
 
 page_header("Data")
+_show_change()
 datasets_overview()
 tab_import, tab_clean, tab_profile, tab_media = st.tabs(
     ["Import", "Clean", "Profile", "Item modalities"]
