@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from recsys_core.data.io import RawTable, parse_delimiter, read_table
+from recsys_core.data.layouts import recognise
 from recsys_core.data.roles import ROLE_HELP, Proposal
 from recsys_core.errors import InputError
 
@@ -61,8 +62,13 @@ def upload(label: str, key: str) -> Upload | None:
     except InputError as exc:
         st.error(str(exc))
         return None
-    st.caption(f"Detected: {raw.fmt.describe()} — {len(raw.frame):,} rows")
-    st.dataframe(raw.frame.head(5), hide_index=True)
+    layout = recognise(raw)
+    known = f" — recognised: {layout.label}" if layout else ""
+    st.caption(f"Detected: {raw.fmt.describe()} — {len(raw.frame):,} rows{known}")
+    head = raw.frame.head(5)
+    if layout is not None and layout.names:  # the first rows under the names they will get
+        head = head.set_axis(list(layout.names), axis=1)
+    st.dataframe(head, hide_index=True)
     return Upload(raw, f"{key}_{file.file_id}_{delim}_{other}_{header}_{encoding}")
 
 
@@ -93,6 +99,7 @@ def column_grid(
                         index=roles.index(role) if role in roles else 0,
                         key=f"{up.key}_r{j}",
                         help=help_text,
+                        label_visibility="collapsed",  # under its name box; aria-label kept
                     )
                 )
                 st.caption(_examples(frame.iloc[:, j]))
@@ -101,5 +108,6 @@ def column_grid(
 
 def _examples(column: object) -> str:
     values = column.dropna().astype(str).head(50).unique()[:_SHOWN_EXAMPLES]  # type: ignore[attr-defined]
-    shown = ", ".join(v if len(v) <= 24 else v[:23] + "…" for v in values)
+    short = (v if len(v) <= 20 else v[:19] + "…" for v in values)
+    shown = ", ".join(v.replace("://", ":\u200b//") for v in short)  # no Markdown autolinks
     return f"e.g. {shown}" if shown else "(empty)"

@@ -38,7 +38,7 @@ def test_raw_item_and_data_files_renamed_title_picked_titles_in_profile(
     page.get_by_role("heading", name="Data").wait_for()
     uploaders = page.locator('[data-testid="stFileUploader"] input[type="file"]')
     uploaders.nth(0).set_input_files(str(tmp_path / "ratings.data"))
-    page.get_by_text("Recognised: MovieLens 100k u.data").wait_for()
+    page.get_by_text("Recognised: MovieLens 100k u.data").first.wait_for()
     uploaders.nth(1).set_input_files(str(tmp_path / "catalog.item"))
     page.get_by_text("Item metadata columns").wait_for()
     assert page.get_by_text("files are not allowed").count() == 0
