@@ -14,22 +14,26 @@ from recsys_core.jobs.summary import run_summary
 
 PRIMARY = "NDCG@10"
 SAMPLE = "movielens-small"
-STEPS = [  # (column, page, label, what the analyst does there)
-    (0, "pages/data.py", "1 · Data", "Import a file (any delimiter), map its columns, clean it."),
-    (1, "pages/train.py", "2 · Train", "Pick a split and models; runs train in the background."),
-    (2, "pages/compare.py", "3 · Compare", "A leaderboard with intervals and significance."),
-    (3, "pages/explain.py", "4 · Explain", "Why a model recommends an item; what drives it."),
-    (3, "pages/preview.py", "4 · Preview", "One user's history beside each run's list."),
-    (4, "pages/export.py", "5 · Export", "Top-N lists with reasons: CSV, Parquet or a table."),
-]
+STEPS = [  # (column, page, label, icon, what the analyst does there)
+    (0, "pages/data.py", "1 · Data", "database", "Import a file, map its columns, clean it."),
+    (1, "pages/train.py", "2 · Train", "model_training", "Pick a split and models; runs train "
+     "in the background."),
+    (2, "pages/compare.py", "3 · Compare", "leaderboard", "A leaderboard with intervals and "
+     "significance."),
+    (3, "pages/explain.py", "4 · Explain", "psychology", "Why a model recommends an item."),
+    (3, "pages/preview.py", "4 · Preview", "person_search", "One user's history beside each "
+     "run's list."),
+    (4, "pages/export.py", "5 · Export", "download", "Top-N lists with reasons: CSV, Parquet "
+     "or a table."),
+]  # fmt: skip
 
 
 def workflow() -> None:
     """The loop from file to export, each step a link to its page."""
     cols = st.columns(5, border=True)
-    for col, path, label, about in STEPS:
+    for col, path, label, icon, about in STEPS:
         with cols[col]:
-            st.page_link(path, label=label)
+            st.page_link(path, label=f"**{label}**", icon=f":material/{icon}:")
             st.caption(about)
 
 

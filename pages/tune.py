@@ -67,12 +67,10 @@ def settings(dataset: str, version: int) -> TuneSpec | None:
 
 
 VALIDATION_NOTE = (
-    "Why validation and test scores differ: trials are scored on a validation side carved "
-    "out of the training data (a share of each user's training interactions), so it holds "
-    "fewer and different interactions than the test side, and every trial's model is fitted "
-    "on the rest of train only. The run of the best config is refitted on all of train and "
-    "scored on the test side, so its numbers differ: use validation scores to rank trials "
-    "against each other, and the run's test scores to compare with other runs."
+    "Validation is not test: trials are scored on a share carved out of the training data "
+    "(fewer, different interactions) with models fitted on the rest of train; the run of the "
+    "best config is refitted on all of train and scored on the test side, so its numbers "
+    "differ. Rank trials by validation; compare runs by test."
 )
 
 
@@ -139,6 +137,7 @@ def live(job: TuneJob) -> None:
 
 
 def trials_so_far(trials: pd.DataFrame | None, metric: str) -> None:
+    st.subheader("Trials so far")
     if trials is None or trials.empty:
         st.caption("The first trial is running.")
         return
@@ -179,7 +178,9 @@ def importance_chart(importances: dict[str, float]) -> go.Figure:
 
 def show(spec: TuneSpec, result: TuneResult) -> None:
     st.subheader(f"Best validation {result.metric}: {result.best_value:.4f}")
-    st.json(result.best_params)
+    st.json(
+        {k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in result.best_params.items()}
+    )
     st.caption(
         f"{len(result.trials)} trials, fitted on {result.n_fit:,} and scored on "
         f"{result.n_validation:,} validation interactions. {VALIDATION_NOTE}"
