@@ -24,6 +24,8 @@ _DELIMITERS = {
 _HEADER = {DETECTED: None, "yes": True, "no": False}
 _ENCODINGS = (DETECTED, "UTF-8", "UTF-16", "Windows-1252", "Latin-1")
 _PER_ROW = 6
+#: Columns shown with a name box and a role picker; wider files keep the rest as proposed.
+MAX_GRID = 60
 _SHOWN_EXAMPLES = 3
 
 
@@ -82,9 +84,10 @@ def column_grid(
     names: list[str] = []
     chosen: list[str] = []
     frame = up.raw.frame
-    for start in range(0, len(proposal.names), _PER_ROW):
+    shown = min(len(proposal.names), MAX_GRID)
+    for start in range(0, shown, _PER_ROW):
         cells = st.columns(_PER_ROW)
-        for j in range(start, min(start + _PER_ROW, len(proposal.names))):
+        for j in range(start, min(start + _PER_ROW, shown)):
             with cells[j - start]:
                 names.append(
                     st.text_input(
@@ -103,7 +106,12 @@ def column_grid(
                     )
                 )
                 st.caption(_examples(frame.iloc[:, j]))
-    return names, chosen
+    if shown < len(proposal.names):  # thousands of widgets would make the page unusable
+        st.caption(
+            f"Columns {shown + 1:,} to {len(proposal.names):,} keep the names and roles shown "
+            "by inference; to change them, use the command line (recsys import --role)."
+        )
+    return names + proposal.names[shown:], chosen + proposal.roles[shown:]
 
 
 def _examples(column: object) -> str:

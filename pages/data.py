@@ -28,6 +28,7 @@ from recsys_core.data.roles import (
     propose_behaviour,
     propose_side,
     side_mapping,
+    source_of,
 )
 from recsys_core.data.samples import load_movielens_small, synthetic
 from recsys_core.data.validate import ValidatedData, ValidationReport, validate
@@ -145,7 +146,8 @@ def import_tab() -> None:
             submitted = st.form_submit_button("Validate")
         if submitted:
             data = validate(**built())
-            st.session_state["validated"] = (data, name, pseudo, behaviour.raw.source)
+            source = source_of(*(u.raw if u else None for u in uploads))
+            st.session_state["validated"] = (data, name, pseudo, source)
     except InputError as exc:
         st.error(str(exc))
         return
@@ -155,7 +157,7 @@ def import_tab() -> None:
         if data.report.ok and st.button(
             f"Import {len(data.interactions):,} interactions as '{name}'"
         ):
-            _import(data, name, {"file": source}, pseudonymise=pseudo)
+            _import(data, name, source, pseudonymise=pseudo)
             del st.session_state["validated"]
 
 
@@ -168,6 +170,11 @@ def _mapping_form(
     b_names, b_roles = column_grid(
         behaviour, propose_behaviour(behaviour.raw), BEHAVIOUR_ROLES, "Behaviour"
     )
+    if not {"user", "item"} <= set(b_roles):
+        st.warning(
+            "Could not tell which columns hold the user and the item ids: set their roles "
+            "(**user**, **item**) above, and rename the columns if you like."
+        )
     c1, c2 = st.columns([1, 2])
     feedback = c1.radio("Feedback", ["inferred", "explicit", "implicit"], horizontal=True)
     weights = c2.text_input(

@@ -104,7 +104,7 @@ def _names(text: str | None) -> list[str] | None:
 def cmd_import(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     from recsys_core.data.io import renamed
     from recsys_core.data.mapping import infer_mapping, parse_event_weights
-    from recsys_core.data.roles import dataset_name
+    from recsys_core.data.roles import dataset_name, source_of
     from recsys_core.data.validate import validate
     from recsys_core.jobs.datasets import check_dataset_name
 
@@ -136,7 +136,7 @@ def cmd_import(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     data = validate(
         raw, mapping, items=items, item_mapping=item_mapping, users=users, user_mapping=user_mapping
     )
-    source = {"file": args.interactions.name, "format": raw.fmt.describe()}
+    source = source_of(raw, items, users)
     name = args.name or dataset_name(raw, items, users)
     return _import(store, name, data, source, pseudonymise=args.pseudonymise)
 

@@ -250,6 +250,19 @@ def dataset_name(*tables: RawTable | None) -> str:
     return PurePath(first.source).stem if first is not None else "dataset"
 
 
+def source_of(*tables: RawTable | None) -> dict[str, str]:
+    """What the store records of the behaviour, item and user files: their names, formats
+    and recognised layouts (keys file/format, items_file/items_format, users_...)."""
+    out: dict[str, str] = {}
+    for prefix, raw in zip(("", "items_", "users_"), tables, strict=False):
+        if raw is not None:
+            layout = recognise(raw)
+            out[f"{prefix}file"] = raw.source
+            known = f" ({layout.label})" if layout else ""
+            out[f"{prefix}format"] = raw.fmt.describe() + known
+    return out
+
+
 __all__ = [
     "BEHAVIOUR_ROLES",
     "ITEM_ROLES",
@@ -265,4 +278,5 @@ __all__ = [
     "set_roles",
     "side_mapping",
     "side_roles",
+    "source_of",
 ]

@@ -149,20 +149,26 @@ def _ml100k(tmp_path: Path) -> dict[str, Path]:
     return write_ml100k(tmp_path)
 
 
-def test_import_raw_movielens_100k_files_names_dataset_and_columns(run, capsys, db, tmp_path):
-    from db import Store
-    from recsys_core.jobs.datasets import load_interactions
+def test_import_raw_movielens_100k_files_names_dataset_and_columns(run, capsys, store, tmp_path):
+    """On SQLite and PostgreSQL: titles, folded genre lists and years round-trip the store."""
+    from recsys_core.jobs.datasets import list_datasets, load_interactions
 
     f = _ml100k(tmp_path)
     code, out, err = run(capsys, "import", str(f["u.data"]), "--items", str(f["u.item"]),
-                         "--users", str(f["u.user"]), "--db", db, "--json")  # fmt: skip
+                         "--users", str(f["u.user"]), "--db", store.url, "--json")  # fmt: skip
     assert code == 0, err
     assert out["name"] == "ml-100k"
-    inter = load_interactions(Store(db), "ml-100k")
+    inter = load_interactions(store, "ml-100k")
     items, users = inter.item_features, inter.user_features
-    assert items is not None and list(items.columns) == ["title", "release_date", "genres"]
+    # PostgreSQL's JSONB orders attribute keys its own way: compare the sets
+    assert items is not None and set(items.columns) == {"title", "release_date", "genres"}
     assert items.loc["5", "genres"] == ["Crime", "Drama", "Thriller"]
-    assert users is not None and list(users.columns) == ["age", "gender", "occupation"]
+    assert items.loc["6", "title"] == "Misérables, Les (1995)"  # Latin-1 read right
+    assert items.loc["1", "release_date"] == 1995.0
+    assert users is not None and set(users.columns) == {"age", "gender", "occupation"}
+    ((ds, _),) = list_datasets(store)
+    assert ds.source["items_format"].endswith("(MovieLens 100k u.item (movies))")
+    assert ds.source["file"] == "u.data" and "Latin-1" in ds.source["items_format"]
 
 
 def test_import_renames_picks_title_and_sets_roles(run, capsys, db, tmp_path):
