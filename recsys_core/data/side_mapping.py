@@ -27,6 +27,7 @@ _POSTAL_NAME = re.compile(r"(zip|zipcode|postal|postalcode|postcode|plz)$")
 _TITLE_NAMES: Final = ("title", "name", "itemname", "productname", "movietitle", "booktitle")
 _URL = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
 _IMAGE = re.compile(r"\S+\.(jpe?g|png|gif|webp|bmp)(\?\S*)?", re.IGNORECASE)
+_DATE = re.compile(r"\d{4}-\d\d-\d\d([ T][-0-9:.+Z]*)?|\d{1,2}[-/.](\d{1,2}|[A-Za-z]{3})[-/.]\d{4}")
 _INFER_ROWS: Final = 10_000
 #: A run of at least this many 0/1 columns is read as one multi-valued attribute.
 MIN_FLAGS: Final = 3
@@ -142,6 +143,7 @@ def infer_user_mapping(frame: pd.DataFrame) -> UserMapping:
         text=kinds["text"],
         categorical=kinds["categorical"],
         numeric=kinds["numeric"],
+        timestamp=kinds["timestamp"],
         flags={"flags": flag_cols} if flag_cols else {},
     )
 
@@ -199,7 +201,8 @@ def _classify_columns(
     sample: pd.DataFrame, skip: list[str], separator: str | None
 ) -> dict[str, list[str]]:
     kinds: dict[str, list[str]] = {
-        "text": [], "categorical": [], "multi_valued": [], "numeric": [], "image": [], "ignore": []
+        "text": [], "categorical": [], "multi_valued": [], "numeric": [], "timestamp": [],
+        "image": [], "ignore": [],
     }  # fmt: skip
     for col in sample.columns:
         if str(col) not in skip:
@@ -221,6 +224,8 @@ def classify(column: pd.Series, name: str, separator: str | None) -> str | None:
         return "image" if values.str.fullmatch(_IMAGE).mean() >= 0.8 else "ignore"
     if values.str.fullmatch(_NUMBER).mean() >= 0.95:
         return "categorical" if _CODE_NAME.search(norm(name)) else "numeric"
+    if values.str.fullmatch(_DATE).mean() >= 0.95:
+        return "timestamp"
     if separator and values.str.contains(separator, regex=False).mean() >= 0.05:
         return "multi_valued"
     unique_share = values.nunique() / len(values)

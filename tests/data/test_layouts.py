@@ -69,12 +69,21 @@ def test_u_item_gets_names_roles_and_nineteen_flags_fold_into_genres():
 
 
 def test_u_genre_names_the_flags_of_an_unrecognised_item_file():
-    item = files.U_ITEM.replace(b"|0|0|0|1|1|1|", b"|0|0|0|1|1|1|", 1)
-    raw = read_table(item, "movies.item")
+    # u.item without its empty video-release-date column: 23 columns, no known layout
+    lines = files.U_ITEM.decode("latin-1").splitlines()
+    item = "".join("|".join(p[:3] + p[4:]) + "\n" for p in (x.split("|") for x in lines))
+    raw = read_table(item.encode("latin-1"), "movies.item")
+    assert recognise(raw) is None
     names = flag_names(read_table(files.U_GENRE, "u.genre"))
     assert names == list(ML100K_GENRES)
+    proposal = propose_side(raw, "item", flag_names=names)
+    assert proposal.layout is None and proposal.names[4:] == list(ML100K_GENRES)
+    assert proposal.roles[:4] == ["id", "title", "timestamp", "ignore"]  # the URL: ignore
+    assert proposal.roles[4:] == ["flag"] * 19
     with pytest.raises(InputError, match=r"3 flag names were given, but .* has 19"):
         propose_side(raw, "item", flag_names=["a", "b", "c"])
+    with pytest.raises(InputError, match="not a table of flag names"):
+        flag_names(read_table(files.U_USER, "u.user"))
 
 
 def test_inference_folds_a_block_of_flags_ignores_urls_and_picks_a_title():
