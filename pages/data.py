@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -210,6 +211,8 @@ def _side_widgets(
     heading = "Item" if entity == "item" else "User"
     st.markdown(f"**{heading} {'metadata' if entity == 'item' else 'attribute'} columns**")
     proposal = propose_side(up.raw, entity, flag_names=flags)
+    if flags:  # new flag names are new defaults: widgets under new keys show them
+        up = Upload(up.raw, f"{up.key}_flags{zlib.crc32('|'.join(flags).encode())}")
     roles = ITEM_ROLES if entity == "item" else USER_ROLES
     names, chosen = column_grid(up, proposal, roles, heading)
     fold = proposal.fold

@@ -26,6 +26,10 @@ ML100K_GENRES: Final = (
     "Sci-Fi", "Thriller", "War", "Western",
 )  # fmt: skip
 _SAMPLE: Final = 200
+# When the ratings were collected (Unix seconds): September 1997 - April 1998 for 100k,
+# April 2000 - February 2003 for 1M, with a margin.
+_ML100K_TIME: Final = (870_000_000, 895_000_000)
+_ML1M_TIME: Final = (950_000_000, 1_050_000_000)
 _INT = re.compile(r"\d+")
 _GENDER = re.compile(r"[MF]")
 
@@ -69,10 +73,10 @@ def _headerless(frame: pd.DataFrame, delimiter: str) -> Layout | None:
     if n not in (2, 3, 4, 5, 24):  # no known headerless layout: wide files cost nothing here
         return None
     cols = [frame.iloc[:, j] for j in range(n)]
-    if delimiter == "\t" and n == 4 and all(_all(c, _INT) for c in cols):
+    if delimiter == "\t" and n == 4 and _ratings(cols, _ML100K_TIME):
         return Layout("MovieLens 100k u.data (ratings)", "ml-100k", "behaviour", None,
                       ("user", "item", "rating", "timestamp"))  # fmt: skip
-    if delimiter == "::" and n == 4 and all(_all(c, _INT) for c in cols):
+    if delimiter == "::" and n == 4 and _ratings(cols, _ML1M_TIME):
         return Layout("MovieLens 1M ratings.dat", "ml-1m", "behaviour", None,
                       ("user", "item", "rating", "timestamp"))  # fmt: skip
     if delimiter == "|" and n == 24 and _all(cols[0], _INT) and all(_flags(c) for c in cols[5:]):
@@ -129,6 +133,14 @@ def _by_header(frame: pd.DataFrame) -> Layout | None:
         return None
     label, dataset, table, roles = found
     return Layout(label, dataset, table, None, roles)
+
+
+def _ratings(cols: list[pd.Series], seconds: tuple[int, int]) -> bool:
+    """Integer ids, ratings 1-5 and timestamps within the dataset's collection period."""
+    if not all(_all(c, _INT) for c in cols):
+        return False
+    rating, ts = (pd.to_numeric(cols[j].dropna()) for j in (2, 3))
+    return bool(rating.between(1, 5).all() and ts.between(*seconds).all())
 
 
 def _all(column: pd.Series, pattern: re.Pattern[str]) -> bool:

@@ -49,6 +49,17 @@ def test_layouts_are_recognised_by_content_whatever_the_file_name(data, name, la
     assert dataset_name(read_table(data, name)) == dataset
 
 
+def test_other_integer_ratings_files_are_not_taken_for_movielens():
+    today = b"".join(
+        b"%d\t%d\t%d\t1700000000\n" % (u, i, 1 + i % 5) for u in range(3) for i in range(3)
+    )
+    raw = read_table(today, "u.data")  # the name does not matter: 2023 is not 1997-98
+    assert raw.fmt.preset == "movielens-udata" and recognise(raw) is None
+    assert dataset_name(raw) == "u"
+    stars = files.U_DATA.replace(b"\t1\t", b"\t10\t")  # ratings 1-5 only
+    assert recognise(read_table(stars, "u.data")) is None
+
+
 def test_a_plain_csv_has_no_layout_and_its_name_is_the_file_stem():
     raw = read_table(b"user,item\n1,2\n3,4\n", "clicks.log.csv")
     assert recognise(raw) is None and dataset_name(raw) == "clicks.log"

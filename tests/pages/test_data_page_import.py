@@ -82,6 +82,23 @@ def test_picking_another_title_and_a_wrong_role_are_reported(app: AppTest) -> No
     assert data.items["title"].tolist()[:2] == ["Film 1", "Film 2"]
 
 
+def test_flag_names_upload_names_the_folded_flags(app: AppTest) -> None:
+    lines = files.U_ITEM.decode("latin-1").splitlines()  # 23 columns: no known layout
+    item = "".join("|".join(p[:3] + p[4:]) + "\n" for p in (x.split("|") for x in lines))
+    app.file_uploader(key="up_inter").upload("u.data", files.U_DATA).run()
+    app.file_uploader(key="up_items").upload("movies", item.encode("latin-1")).run()
+    assert _text(app, "Item column 5").value == "column_5"
+    assert _text(app, "Item flags fold into the attribute").value == "flags"
+    app.file_uploader(key="up_flags").upload("u.genre", files.U_GENRE).run()
+    assert not app.error
+    assert [_text(app, f"Item column {j}").value for j in (5, 6, 23)] == [
+        "unknown", "Action", "Western"
+    ]  # fmt: skip
+    next(b for b in app.button if b.label == "Validate").click().run()
+    data = app.session_state["validated"][0]
+    assert data.items.loc["1", "flags"] == ["Animation", "Children's", "Comedy"]
+
+
 def test_unreadable_upload_says_which_formats_work(app: AppTest) -> None:
     app.file_uploader(key="up_inter").upload("u.item", b"PK\x03\x04junk").run()
     assert any("any one-character delimiter" in e.value for e in app.error)
