@@ -103,6 +103,13 @@ def _headerless(frame: pd.DataFrame, delimiter: str) -> Layout | None:
 
 
 _HEADERS: Final[dict[tuple[str, ...], tuple[str, str, Table, tuple[str, ...]]]] = {
+    ("userid", "movieid", "rating", "timestamp"): (
+        "MovieLens ratings.csv (latest, 20M, 25M, 32M)", "movielens", "behaviour",
+        ("user", "item", "rating", "timestamp"),
+    ),
+    ("movieid", "title", "genres"): (
+        "MovieLens movies.csv", "movielens", "items", ("id", "title", "multi"),
+    ),
     ("userid", "isbn", "bookrating"): (
         "Book-Crossing BX-Book-Ratings.csv", "book-crossing", "behaviour",
         ("user", "item", "rating"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,6 +49,14 @@ def test_layouts_are_recognised_by_content_whatever_the_file_name(data, name, la
         layout = recognise(read_table(data, source))
         assert layout is not None and layout.label == label and layout.dataset == dataset
     assert dataset_name(read_table(data, name)) == dataset
+
+
+def test_movielens_csv_files_of_the_bundled_sample():
+    sample = Path(__file__).resolve().parents[2] / "recsys_core/data/samples/ml-latest-small"
+    ratings, movies = (read_table(sample / f) for f in ("ratings.csv", "movies.csv"))
+    assert dataset_name(ratings, movies) == "movielens"
+    proposal = propose_side(movies, "item")
+    assert proposal.roles == ["id", "title", "multi"] and proposal.names == list(movies.frame)
 
 
 def test_other_integer_ratings_files_are_not_taken_for_movielens():
