@@ -15,7 +15,7 @@ from pathlib import PurePath
 from typing import Final, Literal
 
 from recsys_core.data._names import ROLES, norm
-from recsys_core.data.io import RawTable, renamed
+from recsys_core.data.io import RawTable, check_column_names, renamed
 from recsys_core.data.layouts import Layout, recognise
 from recsys_core.data.mapping import ColumnMapping, infer_mapping
 from recsys_core.data.side_mapping import (
@@ -151,7 +151,8 @@ def side_mapping(
     if len(titles) > 1:
         raise InputError(f"Pick one title column; {titles} all have the role title.")
     kinds = {_KIND[r]: by_role[r] for r in _KIND}
-    flags = {fold.strip() or "flags": by_role["flag"]} if by_role["flag"] else {}
+    (fold,) = check_column_names([fold], f"the name of the folded {entity} flags")
+    flags = {fold if fold != "column_1" else "flags": by_role["flag"]} if by_role["flag"] else {}
     if entity == "user":
         return UserMapping(id=ids[0], separator=separator, flags=flags, **kinds)
     title = titles[0] if titles else None

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recsys_core.columns import Columns
 from recsys_core.data.io import read_table, renamed
@@ -195,3 +197,29 @@ def test_uncommon_and_chosen_delimiters():
     raw = read_table(b"1;2\n3;4\n", "x", header=False, encoding="Latin-1")
     assert raw.fmt.encoding == "latin-1" and len(raw.frame) == 2
     assert np.array_equal(raw.frame.to_numpy(), [["1", "2"], ["3", "4"]])
+
+
+_CELL = st.sampled_from(["0", "1", "", "2", "x", "1.0", "true", "01-Jan-1995", "2024-02-30",
+                         "=cmd()", "\x00", "Misérables, Les", "9" * 400, "NULL"])  # fmt: skip
+
+
+@settings(max_examples=60, deadline=5000)
+@given(st.lists(st.tuples(_CELL, _CELL, _CELL, _CELL, _CELL), min_size=1, max_size=8))
+def test_hostile_attribute_cells_give_a_report_never_a_crash(rows):
+    """Flags, dates and titles of any content: a report (errors name lines), or an
+    InputError; never another exception."""
+    text = "".join(f"{j + 1}|" + "|".join(r).replace("\n", " ") + "\n" for j, r in enumerate(rows))
+    behaviour = read_table(files.U_DATA, "u.data")
+    b = propose_behaviour(behaviour)
+    names = ["id", "label", "released", "f1", "f2", "f3"]
+    roles = ["id", "title", "timestamp", "flag", "flag", "flag"]
+    try:
+        items = renamed(read_table(text.encode(), "x.item", delimiter="|", header=False), names)
+        mapping = side_mapping(names, roles, "item", fold="kinds")
+        data = validate(behaviour, behaviour_mapping(b.names, b.roles), items=items,
+                        item_mapping=mapping)  # fmt: skip
+    except InputError:
+        return
+    assert data.items is not None and set(data.items.columns) <= {"title", "released", "kinds"}
+    for problem in data.report.errors:
+        assert problem.message and problem.code
