@@ -257,6 +257,8 @@ class UserKNN(Recommender):
                 continue
             weights = ratio.data[ratio.indptr[r] : ratio.indptr[r + 1], None]
             picked = weights * chose_all[np.ix_(nbrs, items[pairs])]  # [neighbours, pairs]
+            useful = picked.any(axis=1)  # neighbours who chose none of the items add nothing
+            nbrs, picked = nbrs[useful], picked[useful]
             spread = own_all[np.ix_(nbrs, mine)].T.astype(np.float64) @ picked  # [own, pairs]
             values = own.data[own.indptr[r] : own.indptr[r + 1]]
             out[0].append(np.repeat(pairs, len(mine)))
