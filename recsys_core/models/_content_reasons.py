@@ -21,7 +21,8 @@ def feature_phrases(model: Any, users: np.ndarray, items: np.ndarray, n: int) ->
     text words or "text similarity", "image similarity"), for all pairs in one pass: the
     products of profile and item vectors are one array, the shared words one sparse product.
     """
-    prod = model.profiles(users) * model.item_vectors_[items].astype(np.float64)
+    uniq, inverse = np.unique(users, return_inverse=True)
+    prod = model.profiles(uniq)[inverse] * model.item_vectors_[items].astype(np.float64)
     pair_parts, name_parts, value_parts = [], [], []
     every = np.arange(len(users))
     for k, modality in enumerate(model.block_names_):  # a loop over a few modalities

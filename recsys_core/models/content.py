@@ -192,7 +192,9 @@ class ContentBased(Recommender):
     def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Cosine of each pair's profile and item vector (float64), the same in any batch."""
         u, i = self._pairs(users, items)
-        return (self.profiles(u) * self.item_vectors_[i].astype(np.float64)).sum(axis=1)
+        uniq, inverse = np.unique(u, return_inverse=True)
+        profiles = self.profiles(uniq)[inverse]  # one profile per distinct user
+        return (profiles * self.item_vectors_[i].astype(np.float64)).sum(axis=1)
 
     def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
         """:meth:`explain_parts` of every pair: one small product per distinct user."""
