@@ -158,8 +158,8 @@ def import_tab() -> None:
         if data.report.ok and st.button(
             f"Import {len(data.interactions):,} interactions as '{name}'"
         ):
+            del st.session_state["validated"]  # before _import, which reruns the page
             _import(data, name, source, pseudonymise=pseudo)
-            del st.session_state["validated"]
 
 
 def _mapping_form(

@@ -55,6 +55,8 @@ def test_raw_u_data_and_u_item_import_with_names_roles_and_titles(app: AppTest, 
     assert not app.exception and not app.error, [e.value for e in app.error]
     next(b for b in app.button if b.label.startswith("Import 30 interactions")).click().run()
     assert any("Imported **ml-100k**" in s.value for s in app.success)
+    assert "validated" not in app.session_state  # the report and its Import button are gone
+    assert not any(b.label.startswith("Import 30") for b in app.button)
     store = Store(f"sqlite:///{tmp_path / 'page.db'}")
     items = load_interactions(store, "ml-100k").item_features
     assert items is not None and list(items.columns) == ["title", "released", "genres"]
