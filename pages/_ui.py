@@ -18,6 +18,7 @@ from recsys_core.models.base import Recommender
 from recsys_core.splitting import Split
 
 M = TypeVar("M", bound=BaseModel)
+GRID_FROM = 5  # plain fields from which a form lays them out in two columns
 
 
 @st.cache_resource(show_spinner=False)
@@ -127,17 +128,33 @@ def _list_text(value: Any) -> str | None:
 def _object_widgets(
     schema: dict[str, Any], defs: dict[str, Any], key: str, skip: tuple[str, ...]
 ) -> dict[str, Any]:
-    props = schema.get("properties", {})
-    values = {n: _field_widget(n, spec, key, defs) for n, spec in props.items() if n not in skip}
+    """Each field's widget; plain fields of a long form in two columns, nested configs below
+    at full width (a deep model has a dozen fields: one column reads as a long scroll)."""
+    props = {n: spec for n, spec in schema.get("properties", {}).items() if n not in skip}
+    plain = [n for n, spec in props.items() if _nested_target(spec, defs) is None]
+    cells = st.columns(2) if len(plain) >= GRID_FROM else None
+    values = {}
+    for n, spec in props.items():
+        if cells is not None and n in plain:
+            with cells[plain.index(n) % 2]:
+                values[n] = _field_widget(n, spec, key, defs)
+        else:
+            values[n] = _field_widget(n, spec, key, defs)
     return {k: v for k, v in values.items() if v is not None and v != ""}
+
+
+def _nested_target(spec: dict[str, Any], defs: dict[str, Any]) -> str | None:
+    """The name of the nested config a field holds, None for a plain field."""
+    refs = [spec, *spec.get("anyOf", [])]
+    target = next((r["$ref"].rsplit("/", 1)[-1] for r in refs if "$ref" in r), None)
+    return target if target in defs else None
 
 
 def _nested_widgets(name: str, spec: dict[str, Any], key: str, defs: dict[str, Any]) -> Any:
     """A nested config (e.g. a hybrid's switching rule): its own fields, behind a checkbox
     when the field is optional. Returns ``...`` when ``spec`` is not a nested model."""
-    refs = [spec, *spec.get("anyOf", [])]
-    target = next((r["$ref"].rsplit("/", 1)[-1] for r in refs if "$ref" in r), None)
-    if target is None or target not in defs:
+    target = _nested_target(spec, defs)
+    if target is None:
         return ...
     nested = defs[target]
     label = spec.get("title", name)
