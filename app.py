@@ -10,13 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from db.engine import WAIT_LISTENERS
 from pages._auth import gate
-from pages._wait import toast_wait
 
 ICON = Path(__file__).parent / "assets" / "favicon.png"  # local: no request leaves the machine
 st.set_page_config(page_title="Recsys Workbench", page_icon=str(ICON), layout="wide")
-WAIT_LISTENERS["app"] = toast_wait  # waiting for SQLite's write lock: a toast says for what
 
 HOME = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
 WORKFLOW = [
@@ -46,10 +43,14 @@ def sidebar_nav() -> None:
 
 
 def store_line() -> None:
-    """The store in the sidebar; imported here, after the frame is on screen (the store
-    helpers load the core library: seconds on a cold process)."""
+    """The store in the sidebar, and SQLite's write-lock waits shown as toasts; imported
+    here, after the frame is on screen (the store and the core library take seconds to
+    import on a cold process)."""
+    from db.engine import WAIT_LISTENERS
     from pages._ui import sidebar_status
+    from pages._wait import toast_wait
 
+    WAIT_LISTENERS["app"] = toast_wait  # waiting for the write lock: a toast says for what
     sidebar_status()
 
 
