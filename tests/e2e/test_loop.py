@@ -20,10 +20,11 @@ TRAIN_TIMEOUT_S = 120
 def _generate_dataset(page) -> None:
     page.get_by_role("heading", name="Data").wait_for()
     page.get_by_role("button", name="Generate a synthetic dataset").click()
-    page.get_by_label("Users").fill("300")
-    page.get_by_label("Items").fill("150")
-    page.get_by_label("Interactions").fill("9000")
-    page.get_by_label("Name").fill("loop")
+    form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Generate"))
+    form.get_by_label("Users", exact=True).fill("300")  # the uploaders' labels name users too
+    form.get_by_label("Items", exact=True).fill("150")
+    form.get_by_label("Interactions", exact=True).fill("9000")
+    form.get_by_label("Name", exact=True).fill("loop")
     page.get_by_role("button", name="Generate", exact=True).click()
     page.get_by_text("Imported loop").wait_for()
 
