@@ -105,7 +105,9 @@ def start(spec: TuneSpec) -> TuneJob:
 
     def work() -> None:
         try:
-            job.result = tune(store, spec, report, stop=job.stop.is_set, on_trial=job_trials)
+            job.result = tune(
+                store, spec, report, stop=job.stop.is_set, on_trial=job_trials, detail=True
+            )
         except InputError as exc:
             job.error = str(exc)
         except Exception as exc:  # shown on the page rather than lost in a thread

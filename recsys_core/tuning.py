@@ -166,6 +166,7 @@ def tune(
     storage_url: str | None = None,
     stop: Callable[[], bool] | None = None,
     on_trial: Callable[[pd.DataFrame], None] | None = None,
+    detail: bool = False,
 ) -> TuneResult:
     """Run ``spec.n_trials`` trials (TPE, seeded) and summarise the whole study.
 
@@ -182,6 +183,8 @@ def tune(
             pruned, "cancelled") and the result covers the trials completed so far.
         on_trial: called with :func:`trials_frame` of the study after every trial, so a
             caller can show the trials as they come.
+        detail: also pass each fit's own progress on ("trial 3/20: epoch 2/10"), for a
+            screen where one trial can take a while; off for line-per-report callers.
 
     Raises:
         InputError: bad spec, an empty validation side, or no trial completed.
@@ -199,7 +202,9 @@ def tune(
         cancelled = stop is not None and stop()
         if cancelled:
             break
-        cancelled = not _trial(study, space, spec, parts, k, stop)
+        label = f"trial {n + 1}/{spec.n_trials}"
+        watch = _fit_watch(stop, progress if detail else None, n, spec.n_trials, label)
+        cancelled = not _trial(study, space, spec, parts, k, watch)
         if on_trial is not None:
             on_trial(trials_frame(study.trials))
         if cancelled:
@@ -239,14 +244,15 @@ def _trial(
     spec: TuneSpec,
     parts: Split,
     k: int,
-    stop: Callable[[], bool] | None = None,
+    watch: Progress | None = None,
 ) -> bool:
-    """One trial, told to the study; False when ``stop`` cut its fit short."""
+    """One trial, told to the study; False when ``watch`` (see ``_fit_watch``) cut its fit
+    short."""
     trial = study.ask(space)
     try:
         params = {"random_state": spec.seed, **spec.params, **trial.params}
         try:
-            model = make_model(spec.model, params).fit(parts.train, progress=_fit_watch(stop))
+            model = make_model(spec.model, params).fit(parts.train, progress=watch)
         except (InputError, _Stopped) as exc:
             stopped = isinstance(exc, _Stopped)
             trial.set_user_attr("message", "cancelled" if stopped else str(exc))
@@ -261,14 +267,23 @@ def _trial(
     return True
 
 
-def _fit_watch(stop: Callable[[], bool] | None) -> Progress | None:
-    """A fit's progress callback that abandons the fit once ``stop`` says so."""
-    if stop is None:
+def _fit_watch(
+    stop: Callable[[], bool] | None,
+    progress: Progress | None,
+    n: int,
+    n_trials: int,
+    label: str,
+) -> Progress | None:
+    """A fit's progress callback: abandons the fit once ``stop`` says so, and passes the
+    fit's own progress on to ``progress`` as trial ``n`` of ``n_trials`` (when given)."""
+    if stop is None and progress is None:
         return None
 
     def watch(done: int, total: int, message: str = "") -> None:
-        if stop():
+        if stop is not None and stop():
             raise _Stopped
+        step = f" ({done}/{total})" if total else ""
+        report(progress, n, n_trials, f"{label}: {message or 'fitting'}{step}")
 
     return watch
 

@@ -166,6 +166,20 @@ def test_stop_ends_the_search_and_each_trial_is_reported_as_it_ends(syn: Store) 
     assert not tune(syn, spec(n_trials=2)).cancelled
 
 
+def test_detail_reports_each_fit_inside_its_trial(syn: Store) -> None:
+    seen: list[tuple[int, int, str]] = []
+    tune(
+        syn,
+        spec(model="als", n_trials=2, params={"epochs": 3}),
+        lambda d, t, m="": seen.append((d, t, m)),
+        detail=True,
+    )
+    inside = [(d, m) for d, _, m in seen if ": epoch" in m]
+    assert inside[:3] == [(0, f"trial 1/2: epoch {e}/3 ({e}/3)") for e in (1, 2, 3)]
+    assert inside[-1] == (1, "trial 2/2: epoch 3/3 (3/3)")
+    assert seen[-1][:2] == (2, 2) and "best" in seen[-1][2]
+
+
 def test_stop_during_a_fit_abandons_it(syn: Store) -> None:
     asked: list[bool] = []
 
