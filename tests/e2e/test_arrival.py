@@ -61,7 +61,7 @@ def test_home_then_train_forms_then_tune(app_url: str, page, tmp_path: Path) -> 
     page.get_by_role("button", name="Start").click()
     page.get_by_role("button", name="Cancel").wait_for()
     page.get_by_role("heading", name="Trials so far").wait_for()
-    page.get_by_text(re.compile(r"trial [2-9]\d*/300")).first.wait_for()  # 2 trials done
+    page.get_by_text(re.compile(r"trial [2-9]\d*/300")).first.wait_for()  # trial 2 under way
     page.locator(".js-plotly-plot").first.wait_for()  # the history chart, while it runs
     assert page.get_by_test_id("stDataFrame").count() == 2  # the space editor and the trials
     page.screenshot(path=str(shots / "tune_running.png"), full_page=True)
