@@ -87,7 +87,7 @@ def pruned_similarity(
         co = (xt[start:stop] @ x).toarray()  # rows: targets j, columns: sources i
         sim = _normalise(co, sq, start, config)
         sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        parts.append(_keep_top(sim, config.n_neighbors))
+        parts.append(keep_top(sim, config.n_neighbors))
         report(progress, stop, m, f"similarities {stop}/{m}")
     return sp.vstack(parts, format="csr").T.tocsr()
 
@@ -106,8 +106,11 @@ def _normalise(co: np.ndarray, sq: np.ndarray, start: int, config: KNNConfig) ->
     return (co / denom).astype(np.float32)
 
 
-def _keep_top(sim: np.ndarray, n: int) -> sp.csr_matrix:
-    """Per row, the ``n`` largest positive entries as sparse (argpartition, no full sort)."""
+def keep_top(sim: np.ndarray, n: int) -> sp.csr_matrix:
+    """Per row, the ``n`` largest positive entries as sparse (argpartition, no full sort).
+
+    Shared by every item-item family (ItemKNN, RP3beta, SLIM) to prune its weights.
+    """
     if n < sim.shape[1]:
         cols = np.argpartition(-sim, n - 1, axis=1)[:, :n]
         vals = np.take_along_axis(sim, cols, axis=1)
@@ -139,7 +142,49 @@ def gather(product: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.nda
     return out
 
 
-class ItemKNN(Recommender):
+class ItemItemScoring(Recommender):
+    """Scoring and reasons of every item-item family: ``score(u, j) = x_u @ W[:, j]``.
+
+    ItemKNN, RP3beta and SLIM differ only in how they learn ``similarity_`` (``W``, sparse
+    ``[n_items, n_items]``, source item ``i`` in rows, target ``j`` in columns); the user row
+    ``x_u`` (1s when the config binarises) times ``W`` is the score, and its terms
+    ``x_ui * W[i, j]`` are the reasons, so they add up to the score exactly. A family
+    subclasses it and writes only ``_fit``.
+    """
+
+    similarity_: sp.csr_matrix
+
+    def _binarize(self) -> bool:
+        return bool(getattr(self.config, "binarize", True))
+
+    def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+        sim = self.similarity_ if items is None else self.similarity_[:, items]
+        return (user_rows(self.train_, users, self._binarize()) @ sim).toarray()
+
+    def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """History items with a non-zero contribution to the item's score, largest first."""
+        row = user_rows(self.train_, np.array([user]), self._binarize())
+        contrib = row.data * self.similarity_[row.indices][:, [item]].toarray().ravel()
+        return order_contributions(row.indices, contrib)
+
+    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
+        """:meth:`explain_parts` of every pair: one lookup of all (history, item) weights."""
+        pair, keys, contrib = self._pair_terms(users, items)
+        return PairParts.build(pair, keys, contrib, len(users))
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``sum_j x_uj W[j, i]`` per pair, from the same lookup (no full-catalogue rows)."""
+        pair, _, contrib = self._pair_terms(*self._pairs(users, items))
+        return np.bincount(pair, weights=contrib, minlength=len(users))
+
+    def _pair_terms(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, ...]:
+        rows = user_rows(self.train_, users, self._binarize())
+        pair = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
+        sim = np.asarray(self.similarity_[rows.indices, items[pair]]).ravel()
+        return pair, rows.indices, rows.data * sim
+
+
+class ItemKNN(ItemItemScoring, Recommender):
     """Item-based neighbours: an item scores by how similar it is to what the user has seen.
 
     ``score(u, j) = sum over history items i of x_ui * sim[i, j]``, where ``sim[:, j]`` keeps
@@ -154,32 +199,6 @@ class ItemKNN(Recommender):
 
     def _fit(self, train: Interactions, progress: Progress | None) -> None:
         self.similarity_ = pruned_similarity(train.matrix, self.config, progress)
-
-    def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
-        sim = self.similarity_ if items is None else self.similarity_[:, items]
-        return (user_rows(self.train_, users, self.config.binarize) @ sim).toarray()
-
-    def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
-        """History items with a non-zero contribution to the item's score, largest first."""
-        row = user_rows(self.train_, np.array([user]), self.config.binarize)
-        contrib = row.data * self.similarity_[row.indices][:, [item]].toarray().ravel()
-        return order_contributions(row.indices, contrib)
-
-    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
-        """:meth:`explain_parts` of every pair: one lookup of all (history, item) weights."""
-        pair, keys, contrib = self._pair_terms(users, items)
-        return PairParts.build(pair, keys, contrib, len(users))
-
-    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """``sum_j x_uj sim[j, i]`` per pair, from the same lookup (no full-catalogue rows)."""
-        pair, _, contrib = self._pair_terms(*self._pairs(users, items))
-        return np.bincount(pair, weights=contrib, minlength=len(users))
-
-    def _pair_terms(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, ...]:
-        rows = user_rows(self.train_, users, self.config.binarize)
-        pair = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
-        sim = np.asarray(self.similarity_[rows.indices, items[pair]]).ravel()
-        return pair, rows.indices, rows.data * sim
 
 
 class UserKNN(Recommender):

@@ -20,6 +20,7 @@ from recsys_core.models.implicit_mf import ALS, BPR
 from recsys_core.models.knn import ItemKNN, UserKNN
 from recsys_core.models.popular import MostPopular, Random
 from recsys_core.models.ranker import TwoStageRanker
+from recsys_core.models.rp3beta import RP3beta
 
 __all__ = ["REGISTRY", "load_model_file", "make_model"]
 
@@ -31,6 +32,7 @@ REGISTRY.update(
             Random,
             ItemKNN,
             UserKNN,
+            RP3beta,
             EASE,
             ALS,
             BPR,

@@ -19,6 +19,7 @@ EXPECTED_KIND = {
     "random": "none",
     "item_knn": "history",
     "user_knn": "history",
+    "rp3beta": "history",
     "ease": "history",
     "als": "history",
     "bpr": "history",

@@ -26,6 +26,7 @@ FAMILIES = {
     "random": ({}, "Drawn at random"),
     "item_knn": ({}, "Because you rated *"),
     "user_knn": ({}, "Because you rated *"),
+    "rp3beta": ({}, "Because you rated *"),
     "ease": ({}, "Because you rated *"),
     "als": ({}, "Because you rated *"),
     "bpr": ({}, "Because you rated *"),
