@@ -36,7 +36,7 @@ def test_home_is_the_default_page_and_shows_the_workflow_and_the_store(
     full = [r for r in app_env.runs.values() if r.spec.get("protocol", "full") == "full"]
     best = max(full, key=lambda r: r.summary["metrics"]["NDCG@10"])
     assert metrics["Best run by NDCG@10"] == f"{best.summary['metrics']['NDCG@10']:.4f}"
-    assert any(f"(#{best.id})" in c.value for c in at.main.caption)
+    assert any(f"#{best.id} (full ranking" in c.value for c in at.main.caption)
     assert _links(at)[-1] == "Go to Compare"  # runs are in: the next step is Compare
     navigation = [p.proto.label for p in at.sidebar.get("page_link")]
     assert navigation[:4] == ["Home", "Data", "Train", "Tune"] and "_ui" not in navigation
