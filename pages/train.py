@@ -20,7 +20,7 @@ from pages._ui import (
 )
 from recsys_core.errors import InputError
 from recsys_core.jobs import runs as jobs
-from recsys_core.jobs.analysis import list_runs, runs_table
+from recsys_core.jobs.analysis import display_label, list_runs, runs_table
 from recsys_core.jobs.runs import progress_label
 from recsys_core.jobs.worker import ensure_worker, retry_run
 from recsys_core.models.registry import REGISTRY
@@ -145,7 +145,7 @@ def queue(dataset: str, version: int, split_part: dict, models: dict, evaluation
         st.error(str(exc))
         return
     ensure_worker(store)
-    st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id} {r.label}" for r in runs))
+    st.success(f"Queued {len(runs)} run(s): " + ", ".join(display_label(r) for r in runs))
 
 
 RULES_EXAMPLE = '{"exclude": {"genres": ["Horror"]}, "boost": {"genres": {"Drama": 0.1}}}'
@@ -156,7 +156,7 @@ def combine_section(dataset_id: int) -> None:
     done = [r for r in list_runs(get_store(), dataset_id) if r.status == "done"]
     if not done:
         return
-    labels = {f"{r.label} (#{r.id})": r.id for r in done}
+    labels = {display_label(r): r.id for r in done}
     with st.expander("Combine finished runs: blend or re-rank", icon=":material/merge:"):
         blend, rerank = st.tabs(["Blend", "Re-rank"])
         with blend, st.form("blend"):
@@ -221,7 +221,7 @@ def _queue_derived(kind: str, run_ids: list[int], **options: object) -> None:
         st.error(str(exc))
         return
     ensure_worker(store)
-    st.success(f"Queued run #{run.id}: {run.label}.")
+    st.success(f"Queued {display_label(run)}.")
 
 
 @st.fragment(run_every=2)
@@ -235,7 +235,7 @@ def live_runs(dataset_id: int) -> None:
         c1, c2 = st.columns([5, 1])
         share = r.progress_done / r.progress_total if r.progress_total else 0.0
         c1.progress(
-            min(share, 1.0), f"#{r.id} {r.label} — " + progress_label(r.status, r.progress_message)
+            min(share, 1.0), f"{display_label(r)} — " + progress_label(r.status, r.progress_message)
         )
         if c2.button("Cancel", key=f"cancel_{r.id}"):
             from db.runs import RunRepository
@@ -261,9 +261,9 @@ def _ended_run(r: Run) -> None:
     """A failed or cancelled run: its reason, and a Retry button that queues a fresh copy."""
     c1, c2 = st.columns([5, 1])
     if r.status == "failed":
-        c1.error(f"Run #{r.id} {r.label} failed: {r.error}")
+        c1.error(f"{display_label(r)} failed: {r.error}")
     else:
-        c1.info(f"Run #{r.id} {r.label} was cancelled.")
+        c1.info(f"{display_label(r)} was cancelled.")
     if r.retried_as is None and c2.button("Retry", key=f"retry_{r.id}", icon=":material/replay:"):
         try:
             copy = retry_run(get_store(), r.id)
@@ -271,7 +271,7 @@ def _ended_run(r: Run) -> None:
             st.error(str(exc))
             return
         ensure_worker(get_store())
-        st.toast(f"Queued run #{copy.id}: {copy.label}.")
+        st.toast(f"Queued {display_label(copy)}.")
 
 
 page_header("Train")
