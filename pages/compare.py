@@ -1,4 +1,5 @@
-"""Compare page: metrics with intervals, significance, segments, trade-offs and uploaded lists."""
+"""Compare page: a leaderboard on one metric, significance against the best run, warnings
+first; every metric, charts, segments and trade-offs folded below."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from db.runs import Run
+from pages._runs import no_runs_note, primary_metric, set_primary_metric
 from pages._ui import dataset_picker, get_store, page_header, run_split
 from recsys_core.columns import Columns
 from recsys_core.data.io import read_table
 from recsys_core.errors import InputError
-from recsys_core.evaluation import paired_tests
 from recsys_core.jobs import analysis
 from recsys_core.jobs import compare as core
+from recsys_core.jobs import leaderboard as board
 from recsys_core.jobs.analysis import (
     compare_metrics,
     compare_segments,
@@ -23,6 +25,7 @@ from recsys_core.jobs.analysis import (
     per_user_values,
 )
 from recsys_core.jobs.context import run_spec
+from recsys_core.jobs.labels import format_duration, run_duration_s
 from recsys_core.jobs.runs import get_run
 from recsys_core.jobs.selection import run_options
 from recsys_core.jobs.summary import run_summary
@@ -49,7 +52,10 @@ A *hit* is a recommended item in the user's held-out (test) items that count as 
 Users with no relevant test item are excluded (their metric is undefined). A user with no
 recommendations scores 0. Intervals are 95% percentile bootstrap intervals over users.
 Significance: paired Wilcoxon signed-rank tests on the users two runs share, Holm-corrected
-over all pairs; the rank-biserial correlation is its effect size (-1 to 1).
+over the runs tested against the reference (or over all pairs in the all-pairs table); the
+rank-biserial correlation is its effect size (-1 to 1: the share of users where the run wins
+minus the share where it loses, weighted by the size of the difference). P-values below
+1e-16 are shown as `< 1e-16`.
 """
 
 
@@ -77,6 +83,12 @@ def _score_upload(
     return core.score_external(table, run_split(run_id), run_spec(run), name)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _versus(url: str, run_ids: tuple[int, ...], metric: str, reference: str) -> pd.DataFrame:
+    """Tests against the reference, cached per runs, metric and reference (not per rerun)."""
+    return board.versus_reference(_values(url, run_ids, metric, None), reference, metric)
+
+
 def pick_runs(dataset_name: str, dataset_id: int, version_id: int) -> list[Run]:
     done = [r for r in list_runs(get_store(), dataset_id) if r.status == "done"]
     here = [r for r in done if r.version_id == version_id]
@@ -86,13 +98,26 @@ def pick_runs(dataset_name: str, dataset_id: int, version_id: int) -> list[Run]:
             "pick that version above to see them."
         )
     if not here:
-        st.info("No finished runs on this version yet: queue some on the Train page.")
+        no_runs_note()
         return []
-    options = run_options(here)
+    options = run_options(here, primary_metric())
     chosen = st.multiselect("Runs", list(options), default=list(options), key="compare_runs")
     if not chosen:
         st.info("Pick at least one run.")
     return [options[c] for c in chosen]
+
+
+def warnings_section(runs: list[Run]) -> None:
+    """Everything that changes how to read the numbers, before the numbers."""
+    for note in core.protocol_notes(runs, primary_metric()):
+        st.warning(note, icon=":material/balance:")
+    for run in runs:
+        if ranker := analysis.ranker_note(run):
+            st.warning(f"{display_label(run)}: {ranker}", icon=":material/trending_down:")
+        for warning in run_summary(run).model.warnings:
+            st.warning(f"{display_label(run)}: {warning}")
+    for cold in analysis.cold_item_notes(runs):
+        st.info(cold, icon=":material/ac_unit:")
 
 
 def upload_section(runs: list[Run]) -> core.ExternalScore | None:
@@ -125,16 +150,88 @@ def upload_section(runs: list[Run]) -> core.ExternalScore | None:
         return ext
 
 
-def metrics_section(long: pd.DataFrame) -> str:
-    st.subheader("Metrics with 95% intervals")
-    st.dataframe(core.metrics_with_ci(long), width="stretch")
+def pick_metric(long: pd.DataFrame) -> str:
+    """The primary metric, chosen once for the page (and kept for the other pages' pickers)."""
     labels = core.metric_order(list(long["metric"]))
-    return st.selectbox(
-        "Metric",
+    wanted = primary_metric()
+    metric = st.selectbox(
+        "Primary metric",
         labels,
-        index=labels.index("NDCG@10") if "NDCG@10" in labels else 0,
+        index=labels.index(wanted) if wanted in labels else 0,
         key="compare_metric",
+        help="Ranks the runs, picks the best and drives the tests and charts below.",
     )
+    set_primary_metric(str(metric))
+    return str(metric)
+
+
+def leaderboard_section(long: pd.DataFrame, metric: str, runs: list[Run]) -> list[str]:
+    """The leaderboard; returns the run labels best first."""
+    durations = {display_label(r): format_duration(run_duration_s(r)) for r in runs}
+    table = board.leaderboard(long, metric, durations)
+    st.subheader(f"Leaderboard by {metric}")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "": st.column_config.TextColumn("", width=30, help="Best on the primary metric"),
+            metric: st.column_config.TextColumn(f"{metric} [95% CI]"),
+        },
+    )
+    st.caption(
+        f"{board.BEST} marks the best {metric}; intervals are 95% bootstrap intervals over "
+        "users. Other metrics at every K are in *All metrics* below."
+    )
+    return table["run"].tolist() if not table.empty else []
+
+
+def significance_section(url: str, ids: tuple[int, ...], metric: str, order: list[str],
+                         ext: core.ExternalScore | None) -> None:  # fmt: skip
+    values = _values(url, ids, metric, ext)
+    if len(values) < 2:
+        if not values:
+            st.info(f"{metric} is measured on the whole catalogue, not per user: no tests.")
+        return
+    st.subheader(f"Which runs are as good as the best? ({metric})")
+    ranked = [label for label in order if label in values]
+    if st.session_state.get("compare_baseline_for") != metric:  # a new metric: its best run
+        st.session_state.pop("compare_baseline", None)
+        st.session_state["compare_baseline_for"] = metric
+    reference = str(st.selectbox("Against", ranked, index=0, key="compare_baseline"))
+    if ext is None:
+        tests = _versus(url, ids, metric, reference)
+    else:
+        tests = board.versus_reference(values, reference, metric)
+    st.markdown(board.summary_line(tests, reference, metric))
+    st.dataframe(
+        tests.drop(columns=["p_value"]),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "difference": st.column_config.NumberColumn(
+                f"difference in {metric}", format="%+.4f", help="Run mean minus reference mean"
+            ),
+            "effect": st.column_config.NumberColumn(
+                "effect (rank-biserial)", format="%+.2f", help="-1 to 1; positive: run wins"
+            ),
+            "p": st.column_config.TextColumn("p (Holm)"),
+        },
+    )
+    if st.toggle("Test every pair", key="compare_all_pairs"):
+        st.dataframe(board.pairwise_table(values), hide_index=True, width="stretch")
+
+
+def details_section(long: pd.DataFrame, metric: str, ids: tuple[int, ...]) -> None:
+    """Every metric grouped by family and K, charts, segments and trade-offs, folded."""
+    for name, labels in board.metric_groups(list(long["metric"])).items():
+        with st.expander(f"All metrics: {name}", icon=":material/table:"):
+            wide = core.metrics_with_ci(long[long["metric"].isin(labels)])
+            st.dataframe(wide, width="stretch")
+    with st.expander("By segment", icon=":material/groups:"):
+        segments_section(ids, metric)
+    with st.expander("Accuracy vs beyond accuracy", icon=":material/scatter_plot:"):
+        tradeoff_section(long, metric)
 
 
 def charts_section(long: pd.DataFrame, values: dict[str, pd.Series], metric: str) -> None:
@@ -167,29 +264,10 @@ def _distribution(values: dict[str, pd.Series], metric: str) -> go.Figure:
     return fig
 
 
-def significance_section(values: dict[str, pd.Series], metric: str) -> None:
-    st.subheader(f"Are the differences real? ({metric})")
-    if len(values) < 2:
-        st.info("Pick at least two runs with per-user values of this metric to test them.")
-        return
-    tests = paired_tests(values)
-    c1, c2 = st.columns([2, 3])
-    matrix = core.pvalue_matrix(tests)
-    fig = px.imshow(
-        matrix, text_auto=".2g", zmin=0, zmax=1, color_continuous_scale="Blues_r", aspect="auto"
-    )
-    fig.update_layout(title="Holm-corrected Wilcoxon p (small = significant)")
-    c1.plotly_chart(fig, width="stretch")
-    c2.dataframe(tests, hide_index=True, width="stretch")
-    for line in core.significance_sentences(tests, metric):
-        c2.markdown(f"- {line}")
-
-
 def segments_section(run_ids: tuple[int, ...], metric: str) -> None:
     seg = _segments(get_store().url, run_ids)
     if seg.empty:
         return
-    st.subheader("By segment")
     st.caption(
         "User views show the chosen metric; item views show Recall restricted to the items of "
         f"each segment. Views with many segments show the {SEGMENTS_SHOWN} largest."
@@ -222,8 +300,8 @@ def tradeoff_section(long: pd.DataFrame, metric: str) -> None:
     accuracy = [m for m in labels if not core.is_beyond(m)]
     beyond = [m for m in labels if core.is_beyond(m)]
     if not accuracy or not beyond:
+        st.caption("No beyond-accuracy metrics in these runs.")
         return
-    st.subheader("Accuracy vs beyond accuracy")
     c1, c2 = st.columns(2)
     y_default = metric if metric in accuracy else accuracy[0]
     y = c1.selectbox("Accuracy", accuracy, index=accuracy.index(y_default), key="trade_y")
@@ -236,32 +314,23 @@ def tradeoff_section(long: pd.DataFrame, metric: str) -> None:
 
 
 def compare(runs: list[Run]) -> None:
-    for note in core.protocol_notes(runs):
-        st.warning(note, icon=":material/balance:")
+    warnings_section(runs)
     ext = upload_section(runs)
     ids = tuple(sorted(r.id for r in runs))
     url = get_store().url
     long = _metrics(url, ids)
     if ext is not None:
         long = pd.concat([long, ext.metrics], ignore_index=True)
-    metric = metrics_section(long)
-    values = _values(url, ids, metric, ext)
-    charts_section(long, values, metric)
-    significance_section(values, metric)
-    segments_section(ids, metric)
-    tradeoff_section(long, metric)
+    metric = pick_metric(long)
+    order = leaderboard_section(long, metric, runs)
+    significance_section(url, ids, metric, order, ext)
+    charts_section(long, _values(url, ids, metric, ext), metric)
+    details_section(long, metric, ids)
     modality_section(runs)
 
 
 def modality_section(runs: list[Run]) -> None:
-    """Cold-item caveats and, for fusion runs, what each modality contributes."""
-    for note in analysis.cold_item_notes(runs):
-        st.info(note, icon=":material/ac_unit:")
-    for run in runs:
-        for warning in run_summary(run).model.warnings:
-            st.warning(f"{analysis.display_label(run)}: {warning}")
-        if note := analysis.ranker_note(run):
-            st.warning(f"{analysis.display_label(run)}: {note}", icon=":material/trending_down:")
+    """For fusion runs, what each modality contributes."""
     gates, ablation = analysis.modality_tables(runs)
     if gates.empty:
         return

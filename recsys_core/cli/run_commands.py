@@ -154,18 +154,21 @@ def cmd_rerank(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 
 def cmd_runs(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     from db.runs import RunRepository
+    from recsys_core.jobs.labels import format_duration, run_duration_s, run_label
     from recsys_core.jobs.summary import run_summary
 
     with store.session() as s:
         runs = RunRepository(s).all()
     rows = [
-        {"id": r.id, "label": r.label, "model": r.model, "status": r.status,
+        {"id": r.id, "label": run_label(r), "model": r.model, "status": r.status,
          "dataset_id": r.dataset_id, "created_at": r.created_at.isoformat(),
-         "ndcg@10": run_summary(r).metric("NDCG@10")}
+         "duration_s": run_duration_s(r), "ndcg@10": run_summary(r).metric("NDCG@10")}
         for r in runs
     ]  # fmt: skip
     text = "\n".join(
-        f"{r['id']}\t{r['label']}\t{r['status']}\tNDCG@10={r['ndcg@10']}" for r in rows
+        f"{r.id}\t{row['label']}\t{r.status}\t{format_duration(run_duration_s(r))}"
+        f"\tNDCG@10={row['ndcg@10']}"
+        for r, row in zip(runs, rows, strict=True)
     )
     return {"runs": rows, "_text": text or "No runs yet."}
 

@@ -11,6 +11,7 @@ from db.runs import Run, RunRepository
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
 from recsys_core.evaluation.significance import paired_tests
+from recsys_core.jobs.labels import format_duration, run_duration_s, run_label
 from recsys_core.jobs.runs import get_run
 from recsys_core.jobs.summary import run_summary
 
@@ -21,17 +22,18 @@ def list_runs(store: Store, dataset_id: int | None = None) -> list[Run]:
 
 
 def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """One row per run for the history tables (newest first)."""
+    """One row per run for the history tables (newest first), with its wall-clock duration."""
     return pd.DataFrame(
         [
             {
                 "run": r.id,
-                "label": r.label,
+                "label": run_label(r),
                 "model": r.model,
                 "status": r.status,
                 "progress": r.progress_done / r.progress_total if r.progress_total else 0.0,
                 "stage": r.progress_message,
                 "NDCG@10": run_summary(r).metric("NDCG@10"),
+                "duration": format_duration(run_duration_s(r)),
                 "fit_s": r.timings.get("fit_s"),
                 "created": r.created_at,
                 "error": (r.error or "").splitlines()[0] if r.error else "",
@@ -59,7 +61,8 @@ def compare_metrics(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
 
 
 def display_label(run: Run) -> str:
-    return f"{run.label} (#{run.id})"
+    """The run's label on every page: name, key parameters, dataset version and id."""
+    return run_label(run)
 
 
 def per_user_values(store: Store, run_ids: Sequence[int], metric: str) -> dict[str, pd.Series]:

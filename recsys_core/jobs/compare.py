@@ -23,6 +23,11 @@ BEYOND = ("Coverage", "Novelty", "ILD", "Gini", "ARP")
 #: Order of metric families in tables: accuracy first, as analysts read them.
 FAMILY_ORDER = ("Precision", "Recall", "NDCG", "MAP", "MRR", "HitRate", *BEYOND)
 METRIC_COLUMNS = ["run", "label", "metric", "value", "ci_low", "ci_high"]
+SAMPLED_BIAS = (
+    "Sampled-protocol metrics are biased: ranking each test item against ~100 random items "
+    "instead of the whole catalogue inflates scores and can change which model looks best "
+    "(Krichene & Rendle, *On Sampled Metrics for Item Recommendation*, KDD 2020)."
+)
 
 
 def metric_order(labels: Sequence[str]) -> list[str]:
@@ -104,6 +109,8 @@ def protocol_notes(runs: Sequence[Run], metric: str = "NDCG@10") -> list[str]:
             "relevant item against a few random negatives: they flatter models, can reorder them "
             "and are not comparable with full-ranking numbers. Compare runs of one protocol."
         )
+    if "sampled" in protocols:
+        notes.append(SAMPLED_BIAS)
     if len({split_key(r) for r in runs}) > 1:
         notes.append(
             "These runs use different splits (dataset version, protocol settings or seed), so "

@@ -13,8 +13,13 @@ from recsys_core.errors import InputError
 from recsys_core.evaluation import segment_users
 from recsys_core.jobs.analysis import display_label
 from recsys_core.jobs.context import run_spec
+from recsys_core.jobs.leaderboard import higher_is_better
 from recsys_core.jobs.preview import held_out_users
+from recsys_core.jobs.summary import run_summary
 from recsys_core.splitting import Split
+
+#: The metric that ranks runs until the analyst picks another on Compare.
+PRIMARY = "NDCG@10"
 
 
 def activity_groups(parts: Split) -> dict[str, list[str]]:
@@ -43,6 +48,21 @@ def stored_top_n(runs: Sequence[Run]) -> int:
     return min(run_spec(r).n_recommendations for r in runs)
 
 
-def run_options(runs: Sequence[Run]) -> dict[str, Run]:
-    """Finished runs by their display label, newest first, for multiselects."""
-    return {display_label(r): r for r in runs if r.status == "done"}
+def best_first(runs: Sequence[Run], metric: str = PRIMARY) -> list[Run]:
+    """Finished runs, best on ``metric`` first (runs without it last, newest first among them).
+
+    Pickers default to the head of this list: an analyst opens Explain or Export to look at
+    the best model, which is rarely the one trained last.
+    """
+    sign = 1.0 if higher_is_better(metric) else -1.0
+
+    def key(run: Run) -> tuple[bool, float]:
+        value = run_summary(run).metric(metric)
+        return (value is None, -sign * value if value is not None else 0.0)
+
+    return sorted((r for r in runs if r.status == "done"), key=key)
+
+
+def run_options(runs: Sequence[Run], metric: str = PRIMARY) -> dict[str, Run]:
+    """Finished runs by their display label, best on ``metric`` first, for pickers."""
+    return {display_label(r): r for r in best_first(runs, metric)}

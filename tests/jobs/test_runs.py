@@ -58,7 +58,7 @@ def test_same_spec_and_seed_give_the_same_numbers(synth_store: Store) -> None:
     b = jobs.train(synth_store, spec("ease", seed=3))
     assert a.summary["metrics"] == b.summary["metrics"]
     table = compare_metrics(synth_store, [a.id, b.id])
-    assert set(table["label"]) == {f"ease (#{a.id})", f"ease (#{b.id})"}
+    assert set(table["label"]) == {f"ease · v1 · #{a.id}", f"ease · v1 · #{b.id}"}
 
 
 def test_bad_specs_are_refused_before_anything_is_stored(synth_store: Store) -> None:

@@ -58,7 +58,8 @@ def test_known_hit_is_marked_and_only_held_out_items_are(
         marked = set(frame.loc[frame["hit"] == "✓", Columns.item])
         assert marked == set(frame[Columns.item]) & held_out
     n_hits = (popular["hit"] == "✓").sum()
-    assert any(f"most_popular (#1)**: {n_hits} hit(s)" in m.value for m in at.markdown)
+    label = display_label(workspace.runs["most_popular"])
+    assert any(f"{label}**: {n_hits} hit(s)" in m.value for m in at.markdown)
 
 
 def test_history_and_held_out_items_carry_item_metadata(
