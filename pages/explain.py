@@ -8,6 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from db.runs import Run
+from pages._runs import no_runs_note, version_runs
 from pages._ui import dataset_picker, get_store, page_header, run_model, run_split
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
@@ -23,8 +24,6 @@ from recsys_core.explain import (
 )
 from recsys_core.features.engineered import FEATURES, generator_feature_descriptions
 from recsys_core.jobs import preview as core
-from recsys_core.jobs.analysis import list_runs
-from recsys_core.jobs.selection import run_options
 from recsys_core.models.base import Recommender
 from recsys_core.splitting import Split
 
@@ -59,10 +58,10 @@ def _shap(url: str, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
 
 
 def pick_run(dataset_id: int, version_id: int) -> Run | None:
-    runs = [r for r in list_runs(get_store(), dataset_id) if r.version_id == version_id]
-    options = run_options(runs)
+    """One run, the best on the primary metric preselected."""
+    options = version_runs(dataset_id, version_id)
     if not options:
-        st.info("No finished runs on this dataset version yet: queue some on the Train page.")
+        no_runs_note()
         return None
     return options[st.selectbox("Run", list(options), key="explain_run")]
 
@@ -82,7 +81,10 @@ def contributions_chart(expl: Explanation, key: str, n: int = 10) -> None:
         st.caption(KIND_WORDS["none"])
         return
     top = expl.contributions.head(n).iloc[::-1]
+    top = top.assign(name=top["name"].astype(str))
     fig = px.bar(top, x="value", y="name", orientation="h", labels={"name": "", "value": "adds"})
+    # numeric ids or years must not become a continuous axis (bars turn into hairlines)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=top["name"].tolist())
     fig.update_layout(height=60 + 28 * len(top), margin={"t": 10, "b": 10})
     st.plotly_chart(fig, width="stretch", key=key)
     note = KIND_WORDS[expl.kind]
@@ -111,8 +113,15 @@ def item_view(model: Recommender, parts: Split, user: str, recs: pd.DataFrame) -
     st.subheader("One item in detail")
     st.caption("Pick any catalogue item, recommended or not, to see what drives its score.")
     ids = [str(i) for i in model.train_.item_ids]
+    names = dict(zip(ids, item_names(parts.train, ids), strict=True))
     first = ids.index(str(recs[Columns.item].iloc[0])) if len(recs) else 0
-    item = st.selectbox("Item", ids, index=first, key="explain_item")
+    item = st.selectbox(
+        "Item",
+        ids,
+        index=first,
+        key="explain_item",
+        format_func=lambda i: names[i] if names[i] == i else f"{names[i]} ({i})",
+    )
     expl = explain(model, parts.train, user, item, n=10)
     st.markdown(
         f"**{item_names(parts.train, [item])[0]}**: score {expl.score:.4f}. {expl.sentence}"
@@ -222,13 +231,29 @@ def embedding_map(model: Recommender, parts: Split) -> None:
         "Each dot is an item, placed by its learned vector (2-D PCA). Items close together "
         "are treated alike; if colours cluster, the model has learned that category."
     )
-    table = parts.train.item_features
-    columns = [] if table is None else [str(c) for c in table.columns]
+    columns = colour_columns(parts.train.item_features)
     color = st.selectbox("Colour by", ["(none)", *columns], key="explain_color")
     points = item_embedding_map(model, parts.train, None if color == "(none)" else color)
     points["name"] = item_names(parts.train, points[Columns.item].tolist())
     fig = px.scatter(points, x="x", y="y", color="label", hover_name="name", opacity=0.7)
     st.plotly_chart(fig, width="stretch")
+
+
+def colour_columns(table: pd.DataFrame | None) -> list[str]:
+    """Item attributes worth colouring by: categories and lists, not the title or ids."""
+    if table is None or table.empty:
+        return []
+    name = core.name_column(table)
+    out = []
+    for col in table.columns:
+        values = table[col].dropna()
+        if str(col) == name or values.empty:
+            continue
+        first = values.map(lambda v: v[0] if isinstance(v, list | tuple | np.ndarray) and len(v)
+                           else v)  # fmt: skip
+        if first.astype(str).nunique() <= max(30, len(table) // 20):
+            out.append(str(col))
+    return out
 
 
 def explain_page(run: Run) -> None:

@@ -6,12 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from db.runs import Run
+from pages._runs import no_runs_note, version_runs
+from pages._runs import pick_runs as runs_picker
 from pages._ui import dataset_picker, get_store, page_header, run_split
 from recsys_core.columns import Columns
 from recsys_core.errors import InputError
 from recsys_core.export import export_table, to_csv_bytes, to_parquet_bytes, write_db_table
 from recsys_core.jobs import selection as core
-from recsys_core.jobs.analysis import list_runs
 
 ALL, BUCKET, PASTED = "All test users", "Users by activity", "A list of user ids"
 PREVIEW_ROWS = 1_000
@@ -24,21 +25,18 @@ def _groups(url: str, run_id: int) -> dict[str, list[str]]:
 
 @st.cache_data(show_spinner="Collecting the lists…", max_entries=8)
 def _table(
-    url: str, run_ids: tuple[int, ...], k: int, users: tuple[str, ...] | None
+    url: str, run_ids: tuple[int, ...], k: int, users: tuple[str, ...] | None, reasons: bool
 ) -> pd.DataFrame:
-    return export_table(get_store(), run_ids, k, users)
+    return export_table(get_store(), run_ids, k, users, explanations=reasons)
 
 
 def pick_runs(dataset_id: int, version_id: int) -> list[Run]:
-    runs = [r for r in list_runs(get_store(), dataset_id) if r.version_id == version_id]
-    options = core.run_options(runs)
+    """Runs to export, the best on the primary metric preselected."""
+    options = version_runs(dataset_id, version_id)
     if not options:
-        st.info("No finished runs on this dataset version yet: queue some on the Train page.")
+        no_runs_note()
         return []
-    chosen = st.multiselect("Runs", list(options), default=list(options)[:1], key="export_runs")
-    if not chosen:
-        st.info("Pick at least one run.")
-    return [options[c] for c in chosen]
+    return runs_picker(options, "export_runs", n_default=1)
 
 
 def pick_users(runs: list[Run]) -> tuple[str, ...] | None:
@@ -98,11 +96,18 @@ def export(runs: list[Run]) -> None:
     top_n = core.stored_top_n(runs)
     k = st.number_input(f"K (at most {top_n}, the top-N stored)", 1, top_n, min(10, top_n))
     users = pick_users(runs)
+    reasons = st.checkbox(
+        "Add the reason for each row",
+        key="export_reasons",
+        help="A 'reason' column in plain words (as `recsys export --explanations`). Reasons "
+        "stored with the runs' lists are reused; the others are computed, which takes longer "
+        "for many users.",
+    )
     if users is not None and not users:
         st.info("Paste at least one user id.")
         return
     try:
-        table = _table(get_store().url, tuple(r.id for r in runs), int(k), users)
+        table = _table(get_store().url, tuple(r.id for r in runs), int(k), users, reasons)
     except InputError as exc:
         st.error(str(exc))
         return

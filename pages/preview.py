@@ -7,13 +7,16 @@ import plotly.express as px
 import streamlit as st
 
 from db.runs import Run
+from pages._runs import no_runs_note, version_runs
+from pages._runs import pick_runs as runs_picker
 from pages._ui import dataset_picker, get_store, page_header, run_model, run_split
+from recsys_core.columns import Columns
 from recsys_core.errors import InputError
-from recsys_core.explain import explain
+from recsys_core.explain import explain_many, item_names
 from recsys_core.jobs import preview as core
-from recsys_core.jobs.analysis import display_label, list_runs
+from recsys_core.jobs.analysis import display_label
 from recsys_core.jobs.context import split_key
-from recsys_core.jobs.selection import run_options, stored_top_n
+from recsys_core.jobs.selection import stored_top_n
 
 MAX_RUNS = 4
 #: A soft green that reads on light and dark themes.
@@ -36,21 +39,12 @@ def _user_recommendations(url: str, run_id: int, user: str) -> pd.DataFrame:
 
 
 def pick_runs(dataset_id: int, version_id: int) -> list[Run]:
-    runs = [r for r in list_runs(get_store(), dataset_id) if r.version_id == version_id]
-    options = run_options(runs)
+    """Up to four runs, the best two preselected."""
+    options = version_runs(dataset_id, version_id)
     if not options:
-        st.info("No finished runs on this dataset version yet: queue some on the Train page.")
+        no_runs_note()
         return []
-    chosen = st.multiselect(
-        f"Runs (up to {MAX_RUNS})",
-        list(options),
-        default=list(options)[:2],
-        max_selections=MAX_RUNS,
-        key="preview_runs",
-    )
-    if not chosen:
-        st.info("Pick at least one run.")
-    return [options[c] for c in chosen]
+    return runs_picker(options, "preview_runs", n_default=2, max_selections=MAX_RUNS)
 
 
 def pick_user(users: list[str]) -> str:
@@ -94,20 +88,22 @@ def show_reasons(runs: list[Run], lists: dict[str, pd.DataFrame], user: str) -> 
     if not st.toggle("Explain each recommendation", key="preview_explain"):
         return
     for col, run in zip(st.columns(len(runs)), runs, strict=True):
-        items = lists[display_label(run)]["item_id"].tolist()
+        items = lists[display_label(run)][Columns.item].tolist()
         try:
             model, train = run_model(run.id), run_split(run.id).train
-            reasons = [explain(model, train, user, i).plain_sentence for i in items]
+            found = explain_many(model, train, [user] * len(items), items)
         except InputError as exc:
             col.caption(f"{display_label(run)}: no reasons ({exc})")
             continue
-        col.dataframe(pd.DataFrame({"item_id": items, "why": reasons}), hide_index=True)
+        reasons = ["" if e is None else e.plain_sentence for e in found]
+        names = item_names(train, items)
+        col.dataframe(pd.DataFrame({"item": names, "why": reasons}), hide_index=True)
 
 
 def show_overlap(lists: dict[str, pd.DataFrame]) -> None:
     if len(lists) < 2:
         return
-    overlap = core.list_overlap({label: f["item_id"].tolist() for label, f in lists.items()})
+    overlap = core.list_overlap({label: f[Columns.item].tolist() for label, f in lists.items()})
     st.subheader("How much the lists agree")
     c1, c2 = st.columns(2)
     fig = px.imshow(overlap.jaccard, text_auto=".2f", zmin=0, zmax=1, aspect="auto")

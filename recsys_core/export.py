@@ -26,6 +26,7 @@ EXPORT_COLUMNS = [
     Columns.run,
     Columns.created_at,
 ]
+TITLE = "title"
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A spreadsheet in a locale whose separator is ';' (or that splits on tabs or '|') reads
@@ -43,14 +44,17 @@ def export_table(
 ) -> pd.DataFrame:
     """Top-``k`` recommendations of each run (optionally for some users), one tidy table.
 
-    ``explanations`` adds a ``reason`` column with each row's plain sentence; it loads every
-    run's model and explains row by row, so keep such exports to a few thousand rows.
+    A ``title`` column follows the item id when the dataset's items have a title (or name),
+    so a shared table reads without a lookup. ``explanations`` adds a ``reason`` column with
+    each row's plain sentence (stored with the run's lists, the rest computed in one
+    vectorised pass per run).
     """
     if k < 1:
         raise InputError(f"k must be at least 1; got {k}.")
     if not run_ids:
         raise InputError("Pick at least one run to export.")
     frames = []
+    titles: pd.Series | None = None
     for run_id in run_ids:
         run = get_run(store, run_id)
         if run.status != "done":
@@ -64,16 +68,42 @@ def export_table(
         recs[Columns.model] = run.label
         recs[Columns.run] = run.id
         recs[Columns.created_at] = run.finished_at or run.created_at
+        if titles is None:  # the runs share a dataset version: one title table
+            titles = _item_titles(store, run)
         if explanations:
             # reasons stored with the run's lists; rows beyond them are explained now
             missing = recs["reason"].isna().to_numpy()
             if missing.any():
                 recs.loc[missing, "reason"] = _reasons(store, run, recs[missing])
         frames.append(recs)
-    out = pd.concat(frames, ignore_index=True)[
-        EXPORT_COLUMNS + (["reason"] if explanations else [])
-    ]
+    out = pd.concat(frames, ignore_index=True)
+    columns = EXPORT_COLUMNS + (["reason"] if explanations else [])
+    if titles is not None:
+        found = titles.reindex(out[Columns.item].astype(str)).fillna("")
+        out.insert(list(out.columns).index(Columns.item) + 1, TITLE, found.to_numpy(dtype=object))
+        columns.insert(columns.index(Columns.item) + 1, TITLE)
+    out = out[columns]
     return out.sort_values([Columns.run, Columns.user, Columns.rank], ignore_index=True)
+
+
+def _item_titles(store: Store, run: Run) -> pd.Series | None:
+    """Item id -> title of the run's dataset (None when its items have no title column)."""
+    from recsys_core.jobs.context import run_split
+    from recsys_core.jobs.preview import name_column
+
+    features = run_split(store, run).train.item_features
+    column = name_column(features)
+    if features is None or column is None:
+        return None
+    titles = features[column].map(_text)  # once per catalogue item, not per exported row
+    titles.index = titles.index.astype(str)
+    return titles
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list | tuple | np.ndarray):
+        return " | ".join(map(str, value))
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 def _reasons(store: Store, run: Run, recs: pd.DataFrame) -> list[str | None]:

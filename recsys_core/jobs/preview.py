@@ -13,6 +13,7 @@ from db.runs import RunRepository
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
+from recsys_core.models.explanation import NAME_COLUMNS
 from recsys_core.splitting import Split
 
 HIT = "✓"
@@ -107,7 +108,22 @@ def with_item_metadata(frame: pd.DataFrame, features: pd.DataFrame | None) -> pd
             meta[col] = meta[col].map(_display)
     clash = [c for c in meta.columns if c in frame.columns]
     meta = meta.drop(columns=clash)
-    return pd.concat([frame.reset_index(drop=True), meta], axis=1)
+    out = pd.concat([frame.reset_index(drop=True), meta], axis=1)
+    name = name_column(meta)
+    if name is None or Columns.item not in out.columns:
+        return out
+    # the title reads beside the id, before scores and other attributes
+    order = [c for c in out.columns if c != name]
+    order.insert(order.index(Columns.item) + 1, name)
+    return out[order]
+
+
+def name_column(features: pd.DataFrame | None) -> str | None:
+    """The item table's title/name column (the one reasons and charts name items by), if any."""
+    if features is None:
+        return None
+    lower = {str(c).lower(): str(c) for c in features.columns}
+    return next((lower[c] for c in NAME_COLUMNS if c in lower), None)
 
 
 def _display(value: object) -> object:

@@ -45,6 +45,7 @@ def test_train_prints_run_id_and_metrics_then_evaluate_and_export(
     assert list(table.columns) == [
         "user_id",
         "item_id",
+        "title",  # the synthetic items have titles
         "rank",
         "score",
         "model",

@@ -199,3 +199,19 @@ def test_ranker_run_gives_shap_reasons_and_the_shap_section(
     at.selectbox(key="explain_dep").set_value(features[-1]).run()  # survives a rerun
     assert not at.exception
     assert any(f"SHAP value of {features[-1]}" in c.proto.spec for c in at.get("plotly_chart"))
+
+
+def test_contribution_charts_use_a_categorical_axis_of_names(
+    open_page: Callable[[str], AppTest], workspace: Workspace
+) -> None:
+    """Item ids that look like numbers must not become a continuous axis (hairline bars)."""
+    import json
+
+    at = _open_for(open_page, workspace, "item_knn")
+    assert not at.exception
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = [c for c in charts if c["data"] and c["data"][0].get("orientation") == "h"]
+    assert bars
+    for chart in bars:
+        assert chart["layout"]["yaxis"]["type"] == "category"
+        assert all(isinstance(name, str) for name in chart["layout"]["yaxis"]["categoryarray"])

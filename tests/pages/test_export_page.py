@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from tests.pages.conftest import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The synthetic items have a title: it follows the item id in every export.
+WITH_TITLE = [*EXPORT_COLUMNS[:2], "title", *EXPORT_COLUMNS[2:]]
 # Runs the real page, then hands the test the app's media store: what a browser would download.
 HARNESS = """
 import runpy
@@ -59,7 +61,8 @@ def test_downloaded_csv_neutralises_the_formula_item_and_parquet_keeps_it(
     csv = _downloaded(at, "Download CSV").decode("utf-8")
     parquet = pd.read_parquet(io.BytesIO(_downloaded(at, "Download Parquet")))
     lines = list(csv_module.reader(io.StringIO(csv)))
-    assert lines[0] == EXPORT_COLUMNS and list(parquet.columns) == EXPORT_COLUMNS
+    assert lines[0] == WITH_TITLE and list(parquet.columns) == WITH_TITLE
+    assert (parquet["title"] != parquet[Columns.item]).all()  # names, not ids again
     n_users = parquet[Columns.user].nunique()
     assert len(lines) == 1 + len(parquet) == 1 + 5 * n_users
     assert any(f"{len(parquet):,} rows, {n_users:,} users" in c.value for c in at.caption)
@@ -77,7 +80,7 @@ def test_preview_respects_k_and_a_pasted_id_list(
 ) -> None:
     at = _choose(open_page("export"), workspace, k=3)
     table = at.dataframe[0].value
-    assert list(table.columns) == EXPORT_COLUMNS
+    assert list(table.columns) == WITH_TITLE
     assert table[Columns.rank].max() == 3 and set(table[Columns.model]) == {"most_popular"}
     users = sorted(table[Columns.user].unique())[:2]
     at.radio(key="export_who").set_value("A list of user ids").run()
@@ -115,3 +118,12 @@ def test_write_to_database_stores_the_table_under_its_name(
         q = text("SELECT count(*) FROM exported_recommendations WHERE export_name = 'weekly_push'")
         assert conn.execute(q).scalar_one() == n_rows
     store.dispose()
+
+
+def test_reason_checkbox_adds_a_plain_reason_per_row(app_env: Workspace) -> None:
+    at = _choose(_harness(app_env), app_env, k=3)
+    at.checkbox(key="export_reasons").check().run()
+    assert not at.exception
+    parquet = pd.read_parquet(io.BytesIO(_downloaded(at, "Download Parquet")))
+    assert list(parquet.columns) == [*WITH_TITLE, "reason"]
+    assert parquet["reason"].str.len().gt(10).all()
