@@ -157,7 +157,7 @@ def _nested_widgets(name: str, spec: dict[str, Any], key: str, defs: dict[str, A
     if target is None:
         return ...
     nested = defs[target]
-    label = spec.get("title", name)
+    label = field_label(name, spec)
     optional = any(r.get("type") == "null" for r in spec.get("anyOf", []))
     about = spec.get("description") or nested.get("description")
     if optional and not st.checkbox(f"Set {label.lower()}", help=about, key=f"{key}_{name}_on"):
@@ -188,7 +188,7 @@ def _field_widget(name: str, spec: dict[str, Any], key: str, defs: dict[str, Any
     nested = _nested_widgets(name, spec, key, defs)
     if nested is not ...:
         return nested
-    label = spec.get("title", name)
+    label = field_label(name, spec)
     help_ = spec.get("description")
     default = spec.get("default")
     options = spec.get("enum") or _literal_options(spec)
@@ -211,6 +211,22 @@ def _field_widget(name: str, spec: dict[str, Any], key: str, defs: dict[str, Any
         values = [t.strip() for t in text.split(",") if t.strip()]
         return values if values or default_text is not None else None
     return st.text_input(label, value="" if default is None else str(default), help=help_, key=wkey)
+
+
+ACRONYMS = {"als", "bpr", "gb", "id", "ids", "idf", "knn", "mlp", "mmr", "ndcg", "svd", "tf", "url"}
+
+
+def field_label(name: str, spec: dict[str, Any]) -> str:
+    """A field's label in sentence case with acronyms kept ("MLP layers", "ID dropout",
+    "Log Q correction"); pydantic's automatic Title Case ("Mlp Layers") reads as shouting.
+    A title the config sets itself is kept as written."""
+    title = spec.get("title")
+    auto = " ".join(w.capitalize() for w in name.split("_") if w)
+    if title is not None and title != auto:
+        return str(title)
+    words = [w for w in name.split("_") if w]
+    out = [w.upper() if w in ACRONYMS or len(w) == 1 else w for w in words]
+    return " ".join([out[0][:1].upper() + out[0][1:], *out[1:]]) if out else name
 
 
 def _number_widget(

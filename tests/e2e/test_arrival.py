@@ -50,7 +50,7 @@ def test_home_then_train_forms_then_tune(app_url: str, page, tmp_path: Path) -> 
     for name in ("neumf", "two_tower"):
         box = page.get_by_test_id("stExpander").filter(has_text=f"{name} parameters")
         box.get_by_text(f"{name} parameters").click()
-        rates[name] = box.get_by_role("spinbutton", name="Learning Rate").input_value()
+        rates[name] = box.get_by_role("spinbutton", name="Learning rate").input_value()
     assert rates == {"neumf": "0.001", "two_tower": "0.005"}
     page.screenshot(path=str(shots / "train.png"), full_page=True)
 

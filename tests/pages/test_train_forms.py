@@ -60,3 +60,12 @@ def test_the_sampled_protocol_carries_its_caveat(app_env: Workspace) -> None:
 def test_progress_labels_never_end_in_a_bare_stage() -> None:
     assert progress_label("queued", "") == "queued"
     assert progress_label("running", "fit: epoch 2/5") == "running: fit: epoch 2/5"
+
+
+def test_field_labels_read_as_sentences_with_acronyms(app_env: Workspace) -> None:
+    at = _train(["neumf", "two_tower"])
+    labels = {n.label for n in at.number_input} | {t.label for t in at.text_input}
+    labels |= {c.label for c in at.checkbox}
+    assert {"Learning rate", "MLP layers (comma-separated)", "ID dropout"} <= labels
+    assert {"Log Q correction", "Validation K", "N negatives"} <= labels
+    assert not {"Learning Rate", "Mlp Layers (comma-separated)", "Id Dropout"} & labels
