@@ -77,7 +77,7 @@ def one(data: str, model_name: str) -> dict:
         "ratio": round(whole / base, 2),
         "target_s": round(target, 2),
         "within": whole <= target,
-        **{f"run {k}": v for k, v in run.timings.items() if k != "fit_s"},
+        **{f"run {k}": v for k, v in run.timings.items()},
         "peak_mb": peak_rss_mb(),
     }
 
@@ -91,6 +91,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(one(*args.child)))
         return
+    load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     rows = []
     for data in args.data:
         for model in args.models:
@@ -118,7 +119,9 @@ def main() -> None:
         "one transaction of results. `run *` columns are the run's own phase timings "
         "(`evaluate_s` includes computing every list once). Target: whole <= 1.5 x "
         "(load + fit + evaluate) + 1 s. 1m: 6k users x 4k items x 1M synthetic interactions "
-        "(as bench_models); ALS 64 factors, 15 epochs.",
+        "(as bench_models); ALS 64 factors, 15 epochs. On a shared machine the two fits of one "
+        "model can differ: compare `fit_s` with `run fit_s`. Load average when the bench "
+        f"started: {load:.1f} (1 min), {os.getloadavg()[0]:.1f} when it ended.",
     )
 
 
