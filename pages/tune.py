@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.errors import InputError
@@ -105,9 +108,7 @@ def start(spec: TuneSpec) -> TuneJob:
 
     def work() -> None:
         try:
-            job.result = tune(
-                store, spec, report, stop=job.stop.is_set, on_trial=job_trials, detail=True
-            )
+            job.result = tune(store, spec, report, stop=stop, on_trial=job_trials, detail=True)
         except InputError as exc:
             job.error = str(exc)
         except Exception as exc:  # shown on the page rather than lost in a thread
@@ -116,9 +117,27 @@ def start(spec: TuneSpec) -> TuneJob:
     def job_trials(frame: pd.DataFrame) -> None:
         job.trials = frame
 
+    stop = _stop_rule(job)
+
     job.thread = threading.Thread(target=work, name=f"tune-{spec.model}", daemon=True)
     job.thread.start()
     return job
+
+
+def _stop_rule(job: TuneJob) -> Callable[[], bool]:
+    """Stop on Cancel, or once the browser session that started the search is gone (a closed
+    tab or a reload): nobody could see or use its trials, and they hold a shared CPU."""
+    ctx = get_script_run_ctx()
+    session = ctx.session_id if ctx is not None else None
+
+    def stop() -> bool:
+        if job.stop.is_set():
+            return True
+        if session is None or not Runtime.exists():
+            return False
+        return not Runtime.instance().is_active_session(session)
+
+    return stop
 
 
 @st.fragment(run_every=1)
