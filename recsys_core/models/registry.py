@@ -21,6 +21,7 @@ from recsys_core.models.knn import ItemKNN, UserKNN
 from recsys_core.models.popular import MostPopular, Random
 from recsys_core.models.ranker import TwoStageRanker
 from recsys_core.models.rp3beta import RP3beta
+from recsys_core.models.slim import SLIM
 
 __all__ = ["REGISTRY", "load_model_file", "make_model"]
 
@@ -33,6 +34,7 @@ REGISTRY.update(
             ItemKNN,
             UserKNN,
             RP3beta,
+            SLIM,
             EASE,
             ALS,
             BPR,

@@ -20,6 +20,7 @@ EXPECTED_KIND = {
     "item_knn": "history",
     "user_knn": "history",
     "rp3beta": "history",
+    "slim": "history",
     "ease": "history",
     "als": "history",
     "bpr": "history",

@@ -27,6 +27,7 @@ FAMILIES = {
     "item_knn": ({}, "Because you rated *"),
     "user_knn": ({}, "Because you rated *"),
     "rp3beta": ({}, "Because you rated *"),
+    "slim": ({}, "Because you rated *"),
     "ease": ({}, "Because you rated *"),
     "als": ({}, "Because you rated *"),
     "bpr": ({}, "Because you rated *"),
