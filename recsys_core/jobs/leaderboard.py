@@ -155,7 +155,8 @@ def summary_line(tests: pd.DataFrame, reference: str, primary: str, alpha: float
     if same := groups.get("indistinguishable"):
         parts.append(f"indistinguishable from it: {', '.join(same)}")
     if worse := groups.get("worse"):
-        parts.append(f"significantly worse: {len(worse)} run(s)")
+        named = ", ".join(worse) if len(worse) <= 3 else f"{len(worse)} runs"
+        parts.append(f"significantly worse: {named}")
     if better := groups.get("better"):
         parts.append(f"significantly better: {', '.join(better)}")
     if few := groups.get("too few users"):
