@@ -229,7 +229,9 @@ def details_section(long: pd.DataFrame, metric: str, ids: tuple[int, ...]) -> No
             wide = core.metrics_with_ci(long[long["metric"].isin(labels)])
             st.dataframe(wide, width="stretch")
     with st.expander("By segment", icon=":material/groups:"):
-        segments_section(ids, metric)
+        # a dozen grouped bar charts cost most of a rerun: drawn when asked for
+        if st.toggle("Draw the segment charts", key="compare_segments"):
+            segments_section(ids, metric)
     with st.expander("Accuracy vs beyond accuracy", icon=":material/scatter_plot:"):
         tradeoff_section(long, metric)
 
@@ -244,23 +246,23 @@ def charts_section(long: pd.DataFrame, values: dict[str, pd.Series], metric: str
 
 
 def _bar(rows: pd.DataFrame, metric: str) -> go.Figure:
-    fig = px.bar(
-        rows,
-        x="label",
-        y="value",
-        color="label",
-        error_y=(rows["ci_high"] - rows["value"]).fillna(0),
-        error_y_minus=(rows["value"] - rows["ci_low"]).fillna(0),
-        title=f"{metric} with 95% intervals",
-    )
-    fig.update_layout(xaxis_title="", yaxis_title=metric, showlegend=False)
+    """Built with graph objects, not plotly express: a quarter of the cost on every rerun."""
+    error = {
+        "type": "data",
+        "array": (rows["ci_high"] - rows["value"]).fillna(0).to_numpy(),
+        "arrayminus": (rows["value"] - rows["ci_low"]).fillna(0).to_numpy(),
+    }
+    bar = go.Bar(x=rows["label"].astype(str), y=rows["value"], error_y=error)
+    fig = go.Figure(bar)
+    fig.update_layout(title=f"{metric} with 95% intervals", yaxis_title=metric)
+    fig.update_xaxes(type="category")
     return fig
 
 
 def _distribution(values: dict[str, pd.Series], metric: str) -> go.Figure:
-    long = pd.concat([v.rename(metric).to_frame().assign(run=name) for name, v in values.items()])
-    fig = px.box(long, x="run", y=metric, points=False, title=f"{metric} per user")
-    fig.update_layout(xaxis_title="")
+    boxes = [go.Box(y=v.to_numpy(), name=name, boxpoints=False) for name, v in values.items()]
+    fig = go.Figure(boxes)
+    fig.update_layout(title=f"{metric} per user", yaxis_title=metric, showlegend=False)
     return fig
 
 

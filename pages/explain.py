@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from db.runs import Run
@@ -81,11 +82,14 @@ def contributions_chart(expl: Explanation, key: str, n: int = 10) -> None:
         st.caption(KIND_WORDS["none"])
         return
     top = expl.contributions.head(n).iloc[::-1]
-    top = top.assign(name=top["name"].astype(str))
-    fig = px.bar(top, x="value", y="name", orientation="h", labels={"name": "", "value": "adds"})
+    names = top["name"].astype(str).tolist()
+    # graph objects, not plotly express: several charts per rerun, a quarter of the cost
+    fig = go.Figure(go.Bar(x=top["value"].to_numpy(), y=names, orientation="h"))
     # numeric ids or years must not become a continuous axis (bars turn into hairlines)
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=top["name"].tolist())
-    fig.update_layout(height=60 + 28 * len(top), margin={"t": 10, "b": 10})
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names)
+    fig.update_layout(
+        height=60 + 28 * len(top), margin={"t": 10, "b": 10}, xaxis_title="adds to the score"
+    )
     st.plotly_chart(fig, width="stretch", key=key)
     note = KIND_WORDS[expl.kind]
     if abs(expl.residual) > 1e-6 * max(1.0, abs(expl.score)):
