@@ -94,6 +94,8 @@ def _short(value: Any) -> str:
 
 def key_params(model: str, params: dict[str, Any], limit: int = MAX_PARAMS) -> list[str]:
     """``name=value`` for the scalar parameters that differ from the model's defaults."""
+    if not params:  # nothing set: no need to load the registry (`recsys runs` stays light)
+        return []
     defaults = _defaults(model)
     out = []
     for name, value in params.items():

@@ -62,7 +62,16 @@ def test_the_probe_sees_heavy_imports_when_a_handler_runs() -> None:
 
 def test_listing_runs_loads_no_science_stack(tmp_path) -> None:
     """`recsys runs` needs the store and the typed summary, not pandas, scipy or the models."""
+    from db import Store
+    from recsys_core.data.samples import synthetic
+    from recsys_core.jobs import runs as jobs
+    from recsys_core.jobs.datasets import import_dataset
+
     url = f"sqlite:///{tmp_path / 'w.db'}"
+    store = Store(url)
+    import_dataset(store, "s", synthetic(40, 20, 400, seed=1))
+    assert jobs.train(store, jobs.parse_spec({"dataset": "s", "model": "most_popular"})).id
+    store.dispose()
     code = f"import recsys_core.cli as c\nassert c.main(['runs', '--db', {url!r}]) == 0"
     loaded = _imported_after(code)
     assert "sqlalchemy" in loaded and "recsys_core.jobs.summary" in loaded
