@@ -84,3 +84,18 @@ def test_duration_from_start_and_finish_or_the_phases() -> None:
     assert format_duration(42.4) == "42 s"
     assert format_duration(3725.0) == "1 h 02 min"
     assert format_duration(None) == "–"
+
+
+def test_cold_item_caveat_is_one_note_for_many_collaborative_runs() -> None:
+    from recsys_core.jobs.analysis import cold_item_notes
+
+    cold = {"view": "cold vs warm items", "segment": "cold items", "metric": "Recall@10",
+            "n_users": 5}  # fmt: skip
+    summary = {"segments": [cold], "model": {"supports_cold_items": False}}
+    runs = [_run(id=i, summary=summary) for i in (1, 2, 3)]
+    (note,) = cold_item_notes(runs)
+    assert note.startswith("All 3 runs are collaborative models")
+    content = _run(id=4, summary={**summary, "model": {"supports_cold_items": True}})
+    (note,) = cold_item_notes([*runs, content])
+    assert "#1" in note and "#3" in note and "#4" not in note and "(the others can)" in note
+    assert cold_item_notes([_run(summary={"model": {"supports_cold_items": False}})]) == []
