@@ -16,6 +16,7 @@ from recsys_core.models.content import ContentBased
 from recsys_core.models.deep import Fusion, NeuMF, TwoTower
 from recsys_core.models.ease import EASE
 from recsys_core.models.hybrid import Hybrid
+from recsys_core.models.ials import IALS
 from recsys_core.models.implicit_mf import ALS, BPR
 from recsys_core.models.knn import ItemKNN, UserKNN
 from recsys_core.models.popular import MostPopular, Random
@@ -38,6 +39,7 @@ REGISTRY.update(
             EASE,
             ALS,
             BPR,
+            IALS,
             BiasBaseline,
             Hybrid,
             ContentBased,

@@ -21,6 +21,7 @@ EXPECTED_KIND = {
     "user_knn": "history",
     "rp3beta": "history",
     "slim": "history",
+    "ials": "history",
     "ease": "history",
     "als": "history",
     "bpr": "history",

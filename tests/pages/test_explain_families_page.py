@@ -28,6 +28,7 @@ FAMILIES = {
     "user_knn": ({}, "Because you rated *"),
     "rp3beta": ({}, "Because you rated *"),
     "slim": ({}, "Because you rated *"),
+    "ials": ({}, "Because you rated *"),
     "ease": ({}, "Because you rated *"),
     "als": ({}, "Because you rated *"),
     "bpr": ({}, "Because you rated *"),
