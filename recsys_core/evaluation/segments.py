@@ -19,8 +19,7 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.evaluation._core import relevant_matrix
-from recsys_core.evaluation.ranking import ranking_data
-from recsys_core.evaluation.significance import bootstrap_ci, bootstrap_cis
+from recsys_core.evaluation.significance import bootstrap_cis, bootstrap_subgroup_cis
 from recsys_core.splitting.splits import Split
 
 SEGMENT = "segment"
@@ -170,30 +169,44 @@ def recall_by_item_segment(
         One row per segment: segment, n_users, mean, ci_low, ci_high.
     """
     truth = _binary(relevant_matrix(split.test, relevance_threshold, split.train))
-    lists = np.full((split.train.n_users, k), -1, dtype=np.int64)
+    n_users = split.train.n_users
+    lists = np.full((n_users, k), -1, dtype=np.int64)
     lists[np.asarray(users, dtype=np.int64)] = np.asarray(top_items)[:, :k]
+    labels = pd.unique(item_segments.to_numpy())
+    codes = pd.Index(labels).get_indexer(item_segments.to_numpy())
     idx = split.train.item_index(item_segments.index.astype(str))
-    rows = []
-    for label in pd.unique(item_segments.to_numpy()):
-        in_seg = np.zeros(split.train.n_items, dtype=bool)
-        in_seg[idx[(item_segments.to_numpy() == label) & (idx >= 0)]] = True
-        seg_truth = sp.csr_matrix(truth @ sp.diags(in_seg.astype(np.float64)))
-        seg_truth.eliminate_zeros()
-        seg_lists = np.where((lists >= 0) & in_seg[np.maximum(lists, 0)], lists, -1)
-        data = ranking_data(seg_lists, np.arange(len(lists)), seg_truth)
-        has = data.n_relevant > 0
-        recall = data.hits[has].sum(axis=1) / data.n_relevant[has]
-        low, high = bootstrap_ci(recall, confidence=confidence)
-        rows.append(
-            {
-                SEGMENT: label,
-                "n_users": int(has.sum()),
-                "mean": _mean(recall),
-                "ci_low": low,
-                "ci_high": high,
-            }
-        )
-    return pd.DataFrame(rows, columns=[SEGMENT, "n_users", "mean", "ci_low", "ci_high"])
+    known = idx >= 0
+    # item x segment membership: an item may sit in several segments (multi-valued genres)
+    member = sp.csr_matrix(
+        (np.ones(int(known.sum())), (idx[known], codes[known])),
+        shape=(split.train.n_items, len(labels)),
+    )
+    member.data[:] = 1.0  # an item listed twice under one label counts once
+    n_relevant = (truth @ member).toarray()
+    user, slot = np.nonzero(lists >= 0)
+    item = lists[user, slot]
+    hit = np.asarray(truth[user, item]).ravel() > 0
+    hits_matrix = sp.csr_matrix(
+        (np.ones(int(hit.sum())), (user[hit], item[hit])), shape=truth.shape
+    )
+    hits = (hits_matrix @ member).toarray()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(n_relevant > 0, hits / n_relevant, np.nan)
+    low, high = bootstrap_subgroup_cis(recall, confidence=confidence)
+    counted = (n_relevant > 0).sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        means = np.where(counted > 0, np.nansum(recall, axis=0) / np.maximum(counted, 1), np.nan)
+    rows_out = [
+        {
+            SEGMENT: label,
+            "n_users": int(counted[s]),
+            "mean": float(means[s]),
+            "ci_low": float(low[s]),
+            "ci_high": float(high[s]),
+        }
+        for s, label in enumerate(labels)  # one dict per segment label, a few dozen at most
+    ]
+    return pd.DataFrame(rows_out, columns=[SEGMENT, "n_users", "mean", "ci_low", "ci_high"])
 
 
 def _binary(m: sp.csr_matrix) -> sp.csr_matrix:

@@ -84,6 +84,51 @@ def bootstrap_cis(
     return low, high
 
 
+def bootstrap_subgroup_cis(
+    values: np.ndarray,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    random_state: int = 42,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Intervals of each column's mean over its non-NaN rows, all from one set of resamples.
+
+    Every resample draws rows (users) from all rows; a column's resample mean averages the
+    drawn rows that have a value there. That is the bootstrap of a subgroup mean when the
+    subgroup's size is itself random (a segment of the users), and it lets 50 item segments
+    share one set of draws instead of bootstrapping each on its own.
+
+    Returns:
+        (low, high), one value per column; NaN for a column without values.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 2:
+        raise InputError("values must be a matrix: one row per user, one column per subgroup.")
+    if not 0.0 < confidence < 1.0:
+        raise InputError(f"confidence must lie between 0 and 1; got {confidence}.")
+    present = ~np.isnan(x)
+    filled = np.where(present, x, 0.0)
+    n = len(x)
+    if n == 0:
+        return np.full(x.shape[1], np.nan), np.full(x.shape[1], np.nan)
+    rng = np.random.default_rng(random_state)
+    means = np.empty((n_resamples, x.shape[1]))
+    step = max(1, _CHUNK_CELLS // n)
+    for start in range(0, n_resamples, step):
+        m = min(step, n_resamples - start)
+        idx = _draw(rng, n, m)
+        counts = np.bincount((idx + (np.arange(m) * n)[:, None]).ravel(), minlength=m * n)
+        weights = counts.reshape(m, n).astype(np.float64)
+        drawn = weights @ present.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[start : start + m] = np.where(drawn > 0, (weights @ filled) / drawn, np.nan)
+    alpha = (1.0 - confidence) / 2
+    low, high = np.full(x.shape[1], np.nan), np.full(x.shape[1], np.nan)
+    has = present.any(axis=0)
+    if has.any():
+        low[has], high[has] = np.nanquantile(means[:, has], [alpha, 1.0 - alpha], axis=0)
+    return low, high
+
+
 def _resample_means(x: np.ndarray, n_resamples: int, random_state: int) -> np.ndarray:
     """[n_resamples, n_columns] means of users resampled with replacement (bootstrap_ci's draws)."""
     n = len(x)

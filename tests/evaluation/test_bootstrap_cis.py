@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recsys_core.errors import InputError
-from recsys_core.evaluation.significance import bootstrap_ci, bootstrap_cis
+from recsys_core.evaluation.significance import bootstrap_ci, bootstrap_cis, bootstrap_subgroup_cis
 
 
 def test_each_column_matches_bootstrap_ci_with_its_own_missing_users(rng) -> None:
@@ -54,3 +54,23 @@ def test_int32_draws_give_the_intervals_int64_draws_gave(rng, n: int) -> None:
         ]
     )
     assert bootstrap_ci(x, random_state=n) == tuple(np.quantile(means, [0.025, 0.975]))
+
+
+def test_subgroup_intervals_equal_the_plain_bootstrap_when_every_row_counts() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.random((400, 5))
+    low, high = bootstrap_subgroup_cis(values, random_state=7)
+    ref_low, ref_high = bootstrap_cis(values, random_state=7)
+    np.testing.assert_allclose(low, ref_low, rtol=1e-12)
+    np.testing.assert_allclose(high, ref_high, rtol=1e-12)
+
+
+def test_subgroup_intervals_cover_each_column_own_rows_only() -> None:
+    """Column 0 holds 1.0 for its rows only; the rest are NaN and must not pull it down."""
+    values = np.full((300, 3), np.nan)
+    values[:100, 0] = 1.0
+    values[100:, 1] = np.linspace(0, 1, 200)
+    low, high = bootstrap_subgroup_cis(values)
+    assert (low[0], high[0]) == (1.0, 1.0)
+    assert low[1] < 0.5 < high[1]
+    assert np.isnan(low[2]) and np.isnan(high[2])

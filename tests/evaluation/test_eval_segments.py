@@ -124,3 +124,19 @@ def test_recall_by_item_segment_by_hand():
     assert out.loc["pop", "mean"] == pytest.approx(0.5) and out.loc["pop", "n_users"] == 2
     # niche: u0 1/2 (z of z, w), u2 0/1 -> 0.25
     assert out.loc["niche", "mean"] == pytest.approx(0.25)
+
+
+def test_recall_by_item_segment_counts_an_item_in_every_segment_it_belongs_to():
+    """Multi-valued categories: z is both 'drama' and 'comedy'; a hit on z counts in both."""
+    rows = [("u0", "x", 0), ("u1", "y", 0), ("u0", "z", 1), ("u0", "w", 1), ("u1", "z", 1)]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "t"])
+    inter = Interactions.from_frame(frame[["user_id", "item_id"]])
+    s = split(inter, Predefined(column="t"), is_test=frame["t"].astype(bool))
+    segs = pd.Series(["drama", "comedy", "comedy"], index=["z", "z", "w"])
+    idx = inter.item_index
+    top = np.array([idx(["z", "y"]), idx(["x", "w"])])  # u0 hits z; u1 misses z
+    out = recall_by_item_segment(top, inter.user_index(["u0", "u1"]), s, segs, k=2)
+    out = out.set_index("segment")
+    # drama: u0 1/1, u1 0/1 -> 0.5; comedy: u0 1/2 (z of z, w), u1 0/1 -> 0.25
+    assert out.loc["drama", "mean"] == pytest.approx(0.5) and out.loc["drama", "n_users"] == 2
+    assert out.loc["comedy", "mean"] == pytest.approx(0.25) and out.loc["comedy", "n_users"] == 2
