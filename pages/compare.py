@@ -174,6 +174,7 @@ def leaderboard_section(long: pd.DataFrame, metric: str, runs: list[Run]) -> lis
         table,
         hide_index=True,
         width="stretch",
+        height=36 * (len(table) + 1) + 4,  # every run visible, no inner scroll
         column_config={
             "": st.column_config.TextColumn("", width=30, help="Best on the primary metric"),
             metric: st.column_config.TextColumn(f"{metric} [95% CI]"),
