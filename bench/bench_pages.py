@@ -177,7 +177,9 @@ def main() -> None:
             "item_knn x4, user_knn x2, ease x3); headless Chromium at 1440x1000, from the "
             "sidebar click until the script stops running. Warm = the second visit of the "
             "session. The sessions share one browser and one app server. Targets (issue 10): "
-            "warm within 2 s for one analyst, ten sessions within 3x of one.",
+            "warm within 2 s for one analyst, ten sessions within 3x of one. "
+            f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+            "(the browsers run on the server's cores too).",
         )
 
 
