@@ -14,6 +14,7 @@ from recsys_core.models.base import Recommender
 from recsys_core.models.bias import BiasBaseline
 from recsys_core.models.content import ContentBased
 from recsys_core.models.deep import Fusion, NeuMF, TwoTower
+from recsys_core.models.deep.multvae import MultVAE
 from recsys_core.models.ease import EASE
 from recsys_core.models.hybrid import Hybrid
 from recsys_core.models.ials import IALS
@@ -45,6 +46,7 @@ REGISTRY.update(
             ContentBased,
             NeuMF,
             TwoTower,
+            MultVAE,
             Fusion,
             TwoStageRanker,
         )

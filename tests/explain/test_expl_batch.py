@@ -28,6 +28,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "neumf": {"epochs": 2},
     "two_tower": {"epochs": 2},
     "fusion": {"epochs": 2},
+    "multvae": {"epochs": 2},
     "ranker": {"generators": ["item_knn", "most_popular"], "n_estimators": 20},
     "bpr": {"num_threads": 1},
 }

@@ -22,6 +22,7 @@ EXPECTED_KIND = {
     "rp3beta": "history",
     "slim": "history",
     "ials": "history",
+    "multvae": "none",  # no additive split over the history: see deep/multvae.py
     "ease": "history",
     "als": "history",
     "bpr": "history",
@@ -37,6 +38,7 @@ FAST = {
     "neumf": {"epochs": 2},
     "two_tower": {"epochs": 2},
     "fusion": {"epochs": 2},
+    "multvae": {"epochs": 2},
     "ranker": {"generators": ["item_knn", "most_popular"], "n_estimators": 20},
 }
 

@@ -38,6 +38,16 @@ TEST_PARAMS: dict[str, dict[str, Any]] = {
     "neumf": {"embedding_size": 4, "mlp_layers": [8], "epochs": 6, **_DEEP, "batch_size": 64},
     "two_tower": {"embedding_size": 4, "tower_layers": [8], "text_dim": 4, "epochs": 8, **_DEEP},
     "fusion": {"embedding_size": 4, "tower_layers": [8], "text_dim": 4, "epochs": 8, **_DEEP},
+    # Mult-VAE: a small autoencoder trained long enough to find the two groups. It declares
+    # explains = False: its score has no additive split over the history (deep/multvae.py).
+    "multvae": {
+        "embedding_size": 4,
+        "hidden_size": 16,
+        "epochs": 60,
+        "dropout": 0.2,
+        **_DEEP,
+        "batch_size": 8,
+    },
     # Three candidates per user (the checkerboard's unseen own-group items) and a tiny ranker.
     "ranker": {
         "generators": ["item_knn"],

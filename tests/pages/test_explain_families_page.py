@@ -29,6 +29,7 @@ FAMILIES = {
     "rp3beta": ({}, "Because you rated *"),
     "slim": ({}, "Because you rated *"),
     "ials": ({}, "Because you rated *"),
+    "multvae": ({"epochs": 2}, "No reason to give"),
     "ease": ({}, "Because you rated *"),
     "als": ({}, "Because you rated *"),
     "bpr": ({}, "Because you rated *"),

@@ -1,0 +1,148 @@
+"""Mult-VAE: a variational autoencoder of each user's item row with a multinomial likelihood.
+
+Liang, Krishnan, Hoffman and Jebara (2018), "Variational Autoencoders for Collaborative
+Filtering". The encoder maps a user's (L2-normalised, dropped-out) row to a Gaussian over a
+latent vector; the decoder maps the vector to logits over the whole catalogue, trained with
+the multinomial log-likelihood of the row plus ``beta`` times the KL term. Keras trains it
+(imported inside fit only); scoring is numpy on the exported weights: a user's scores are
+the decoder's logits at the encoder's mean for the user's training row.
+
+It does not explain by history: the score passes the whole row through two non-linear
+layers, so there is no additive split over history items (only gradients or ablations,
+which are not exact and cost a forward pass per item); it declares ``explains = False``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from recsys_core.data.interactions import Interactions
+from recsys_core.models.base import RecommenderConfig
+from recsys_core.models.deep._base import DeepConfig, DeepRecommender
+from recsys_core.models.deep._keras import State, layer_arrays, layer_seed
+from recsys_core.models.knn import user_rows
+from recsys_core.progress import Progress
+
+_LAYERS = ["enc", "enc_out", "dec", "dec_out"]
+
+
+class MultVAEConfig(DeepConfig):
+    """The paper's shape ([hidden] -> latent -> [hidden]), KL weight and input dropout."""
+
+    embedding_size: int = Field(200, ge=1, le=1024, description="Size of the latent vector.")
+    hidden_size: int = Field(
+        600, ge=1, le=4096, description="Units of the encoder's and the decoder's tanh layer."
+    )
+    beta: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the KL term (the paper anneals it up to about 0.2).",
+    )
+    dropout: float = Field(
+        0.5, ge=0.0, lt=1.0, description="Share of each input row dropped while training."
+    )
+    epochs: int = Field(
+        100, ge=1, le=1000, description="Most passes over the users; early stopping may end sooner."
+    )
+    batch_size: int = Field(256, ge=2, le=65_536, description="Users per gradient step.")
+    patience: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="Epochs without a better validation NDCG before training stops.",
+    )
+
+
+class MultVAE(DeepRecommender):
+    """Mult-VAE^PR of Liang et al. 2018 with a fixed KL weight ``beta``."""
+
+    name: ClassVar[str] = "multvae"
+    config_class: ClassVar[type[RecommenderConfig]] = MultVAEConfig
+
+    config: MultVAEConfig
+
+    def _fit(self, train: Interactions, progress: Progress | None) -> None:
+        try:
+            super()._fit(train, progress)
+        finally:
+            self.__dict__.pop("_fold_in", None)
+
+    def _prepare(self, fit_on: Interactions) -> State:
+        # validation during fit scores users from the rows the network was trained on
+        self._fold_in = fit_on
+        return {}
+
+    def _rows(self, users: np.ndarray) -> np.ndarray:
+        source = self.__dict__.get("_fold_in", self.train_)
+        x = user_rows(source, users, True).toarray().astype(np.float64)
+        norm = np.linalg.norm(x, axis=1, keepdims=True)
+        return x / np.where(norm > 0, norm, 1.0)
+
+    def _build(self, keras: Any, fit_on: Interactions, constants: State) -> Any:
+        c, layers, seed = self.config, keras.layers, self.config.random_state
+        latent = c.embedding_size
+
+        class Sample(layers.Layer):  # type: ignore[name-defined]
+            """Reparameterised draw in training (the mean otherwise), adding beta * KL."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.seeds = keras.random.SeedGenerator(layer_seed(seed, 3))
+
+            def call(self, stats: Any, training: bool = False) -> Any:
+                ops = keras.ops
+                mu, logvar = stats[:, :latent], stats[:, latent:]
+                kl = -0.5 * ops.sum(1.0 + logvar - mu**2 - ops.exp(logvar), axis=1)
+                self.add_loss(c.beta * ops.mean(kl))
+                if not training:
+                    return mu
+                noise = keras.random.normal(ops.shape(mu), seed=self.seeds)
+                return mu + ops.exp(0.5 * logvar) * noise
+
+        def dense(units: int, name: str, ordinal: int, activation: str | None = None) -> Any:
+            init = keras.initializers.GlorotUniform(seed=layer_seed(seed, ordinal))
+            return layers.Dense(units, activation, kernel_initializer=init, name=name)
+
+        rows = keras.Input(shape=(fit_on.n_items,), name="row")
+        x = layers.UnitNormalization()(rows)
+        x = layers.Dropout(c.dropout, seed=layer_seed(seed, 1))(x)
+        x = dense(c.hidden_size, "enc", 10, "tanh")(x)
+        z = Sample()(dense(2 * latent, "enc_out", 11)(x))
+        x = dense(c.hidden_size, "dec", 12, "tanh")(z)
+        return keras.Model([rows], dense(fit_on.n_items, "dec_out", 13)(x))
+
+    def _loss(self, keras: Any) -> Any:
+        ops = keras.ops
+
+        def multinomial(targets: Any, logits: Any) -> Any:
+            log_p = logits - ops.logsumexp(logits, axis=1, keepdims=True)
+            return -ops.mean(ops.sum(log_p * targets, axis=1))
+
+        return multinomial
+
+    def _rows_per_epoch(self, fit_on: Interactions) -> int:
+        return fit_on.n_users
+
+    def _epoch_data(
+        self, fit_on: Interactions, constants: State, rng: np.random.Generator
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        order = rng.permutation(fit_on.n_users)
+        rows = user_rows(fit_on, order, True).toarray().astype(np.float32)
+        return [rows], rows
+
+    def _export(self, net: Any) -> State:
+        return layer_arrays(net, _LAYERS)
+
+    def _score_state(self, state: State, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+        """Decoder logits at the encoder's mean, in float64 (the same for any item subset)."""
+        w = {k: np.asarray(v, dtype=np.float64) for k, v in state.items()}
+        hidden = np.tanh(self._rows(users) @ w["enc_0"] + w["enc_1"])
+        mu = (hidden @ w["enc_out_0"] + w["enc_out_1"])[:, : self.config.embedding_size]
+        decoded = np.tanh(mu @ w["dec_0"] + w["dec_1"])
+        if items is None:
+            return decoded @ w["dec_out_0"] + w["dec_out_1"]
+        return decoded @ w["dec_out_0"][:, items] + w["dec_out_1"][items]
