@@ -54,7 +54,10 @@ class ALSConfig(_FactorConfig):
 class BPRConfig(_FactorConfig):
     """Rendle et al.'s pairwise ranking loss, trained by SGD on sampled negatives."""
 
-    epochs: int = Field(100, ge=1, le=5000, description="Passes of sampled (user, pos, neg).")
+    #: 60, not implicit's 100: on validation splits carved from training (seed 42) NDCG@10
+    #: peaks near 50-60 passes and falls after (943 x 1682 x 100k synthetic: .232 at 60,
+    #: .171 at 100; MovieLens latest-small: .150 against .141).
+    epochs: int = Field(60, ge=1, le=5000, description="Passes of sampled (user, pos, neg).")
     learning_rate: float = Field(
         0.01, gt=0.0, le=10.0, description="SGD step size; too large diverges."
     )
