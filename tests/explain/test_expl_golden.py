@@ -6,6 +6,8 @@ rows that the per-pair code wrote before explaining moved into the Recommender c
 the same. BPR (multi-threaded SGD) and the deep models (TensorFlow kernels) are not
 reproducible across machines, so they are held to the scalar reference instead
 (test_expl_batch.py).
+Families added after the contract (rp3beta, slim, ials) hold the sentences they said
+when they were added.
 """
 
 from __future__ import annotations
