@@ -16,6 +16,7 @@ from optuna.distributions import (
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from recsys_core.errors import InputError
+from recsys_core.models.priors import PRIOR_KEY
 from recsys_core.models.registry import REGISTRY
 
 #: Fields never searched by default: seeds and threads do not change what a model learns.
@@ -57,7 +58,8 @@ def search_space(
 ) -> dict[str, BaseDistribution]:
     """The distributions searched for a model: schema bounds, then the analyst's overrides.
 
-    Bounded int/float fields become int/float ranges (log scale beyond two decades), Literal
+    A field's declared prior (:mod:`recsys_core.models.priors`) comes first. Otherwise
+    bounded int/float fields become int/float ranges (log scale beyond two decades), Literal
     and boolean fields categorical; unbounded fields, lists, dicts, seeds, threads and
     ``validation_*`` fields are left out unless ``overrides`` names them. ``fixed`` params
     are not searched. No per-model code: a new config field is searched by itself.
@@ -119,6 +121,8 @@ def _default_distribution(name: str, spec: dict[str, Any]) -> BaseDistribution |
     if name in SKIPPED or name.startswith("validation_"):
         return None
     flat = _flat(spec)
+    if PRIOR_KEY in spec:
+        return _prior_distribution(flat, spec[PRIOR_KEY])
     options = flat.get("enum") or ([flat["const"]] if "const" in flat else None)
     if options:
         return CategoricalDistribution(options) if len(options) > 1 else None
@@ -135,6 +139,17 @@ def _default_distribution(name: str, spec: dict[str, Any]) -> BaseDistribution |
         high = int(hi) - ("exclusiveMaximum" in flat)
         return IntDistribution(low, high, log=low >= 1 and high / low > LOG_SPAN)
     return _float_distribution(flat, float(lo), float(hi))
+
+
+def _prior_distribution(flat: dict[str, Any], prior: Any) -> BaseDistribution | None:
+    """The distribution a field's declared prior names ("fixed": not searched by default)."""
+    if prior == "fixed":
+        return None
+    if "choices" in prior:
+        return CategoricalDistribution(prior["choices"])
+    if flat.get("type") == "integer":
+        return IntDistribution(int(prior["low"]), int(prior["high"]), log=prior["log"])
+    return FloatDistribution(float(prior["low"]), float(prior["high"]), log=prior["log"])
 
 
 def _float_distribution(flat: dict[str, Any], lo: float, hi: float) -> FloatDistribution:

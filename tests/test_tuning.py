@@ -20,6 +20,7 @@ from recsys_core.data.samples import synthetic
 from recsys_core.errors import InputError
 from recsys_core.jobs.datasets import import_dataset, load_interactions
 from recsys_core.splitting import RandomHoldout, split
+from recsys_core.models.registry import REGISTRY
 from recsys_core.tuning import (
     optuna_storage_url,
     parse_tune_spec,
@@ -30,6 +31,7 @@ from recsys_core.tuning import (
     tune,
     tuning_split,
 )
+from recsys_core.tuning_space import _default_distribution
 
 
 @pytest.fixture
@@ -43,31 +45,59 @@ def spec(**kw):
 
 
 # ---------------------------------------------------------------------- search spaces
-def test_item_knn_space_from_schema_bounds_enums_and_booleans() -> None:
+def test_item_knn_space_priors_first_then_schema_bounds_enums_and_booleans() -> None:
     space = search_space("item_knn")
-    assert space["n_neighbors"] == IntDistribution(1, 10000, log=True)  # 4 decades -> log
-    assert space["alpha"] == FloatDistribution(0.0, 1.0, log=False)  # [0, 1] stays linear
-    assert isinstance(space["shrinkage"], FloatDistribution) and space["shrinkage"].log
+    assert space["n_neighbors"] == IntDistribution(5, 1000, log=True)  # prior, not 1..10000
+    assert space["shrinkage"] == FloatDistribution(0.0, 500.0)  # prior: linear, 0 included
+    assert space["alpha"] == FloatDistribution(0.0, 1.0, log=False)  # no prior: [0, 1] linear
     assert set(space["similarity"].choices) == {"cosine", "jaccard", "asymmetric_cosine"}  # type: ignore[attr-defined]
     assert space["binarize"] == CategoricalDistribution([False, True])
     assert "random_state" not in space
 
 
-def test_ease_space_log_reg_floor_under_default_and_no_threads() -> None:
+def test_ease_space_is_its_declared_prior_log_uniform_10_to_1e4() -> None:
     space = search_space("ease")
     assert set(space) == {"reg", "binarize"}  # num_threads and unbounded max_memory_gb left out
-    reg = space["reg"]
-    assert isinstance(reg, FloatDistribution) and reg.log
-    assert reg.low == pytest.approx(0.25) and reg.high == 1e7  # gt=0: default 250 / 1000
+    assert space["reg"] == FloatDistribution(10.0, 1e4, log=True)
 
 
-def test_als_space_reg_alpha_log_and_embedding_int_log() -> None:
+def test_als_space_from_priors_and_not_searched_fields_are_left_out() -> None:
     space = search_space("als")
-    assert space["reg"] == FloatDistribution(0.01, 1e4, log=True)  # ge=0, le=1e4, default 10
-    assert space["alpha"] == FloatDistribution(1e-3, 1e4, log=True)
-    assert space["embedding_size"] == IntDistribution(1, 1024, log=True)
-    assert space["epochs"] == IntDistribution(1, 500, log=True)
+    assert space["reg"] == FloatDistribution(0.01, 1e3, log=True)
+    assert space["alpha"] == FloatDistribution(0.1, 100.0, log=True)
+    assert space["embedding_size"] == IntDistribution(16, 256, log=True)
+    assert space["epochs"] == IntDistribution(5, 50, log=True)
     assert "num_threads" not in space and "random_state" not in space
+    assert "max_iter" not in search_space("slim")  # declared NOT_SEARCHED
+    assert "batch_size" not in search_space("multvae") and "patience" not in search_space("neumf")
+
+
+def test_every_default_inside_its_prior_for_every_family() -> None:
+    """The auto search starts each family at its defaults: they must lie in the space."""
+    for name in REGISTRY:
+        try:
+            space = search_space(name)
+        except InputError:
+            continue
+        defaults = REGISTRY[name].config_class().model_dump()
+        for param, dist in space.items():
+            assert dist._contains(dist.to_internal_repr(defaults[param])), (name, param)
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        ({"type": "integer", "minimum": 1, "maximum": 10000}, IntDistribution(1, 10000, log=True)),
+        ({"type": "number", "minimum": 0, "maximum": 1}, FloatDistribution(0.0, 1.0)),
+        (
+            {"type": "number", "exclusiveMinimum": 0, "maximum": 1e7, "default": 250.0},
+            FloatDistribution(0.25, 1e7, log=True),  # gt=0: a floor of default / 1000
+        ),
+        ({"type": "integer", "minimum": 1}, None),  # unbounded: not searched
+    ],
+)
+def test_schema_bounds_without_a_prior(schema: dict, expected: object) -> None:
+    assert _default_distribution("x", schema) == expected
 
 
 def test_overrides_narrow_replace_and_fixed_params_are_not_searched() -> None:

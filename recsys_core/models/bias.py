@@ -11,6 +11,7 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.models._reasons import pair_ids
 from recsys_core.models.base import Recommender, RecommenderConfig, check_indices
 from recsys_core.models.explanation import Explanation, record
+from recsys_core.models.priors import prior
 from recsys_core.progress import Progress, report
 
 
@@ -25,9 +26,14 @@ class BiasConfig(RecommenderConfig):
             "Damping: a bias is pulled towards 0 as if it had this many extra ratings at the "
             "mean, so users and items with few ratings keep small biases."
         ),
+        json_schema_extra=prior(0.1, 100, log=True),
     )
     epochs: int = Field(
-        10, ge=1, le=1000, description="Alternating passes (items, then users); a few suffice."
+        10,
+        ge=1,
+        le=1000,
+        description="Alternating passes (items, then users); a few suffice.",
+        json_schema_extra=prior(1, 30),
     )
 
 

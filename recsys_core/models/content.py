@@ -17,6 +17,7 @@ from recsys_core.features.text import TextEncoderChoice
 from recsys_core.models._content_reasons import content_permutable, feature_phrases
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts, Permutable, history_dots
+from recsys_core.models.priors import NOT_SEARCHED, prior
 from recsys_core.progress import Progress, report
 
 Weighting = Literal["auto", "centered", "values", "binary"]
@@ -51,12 +52,19 @@ class ContentConfig(RecommenderConfig):
             "for implicit data."
         ),
     )
-    text_dim: int = Field(default=64, ge=2, le=1024, description="Text block size (TF-IDF -> SVD).")
+    text_dim: int = Field(
+        default=64,
+        ge=2,
+        le=1024,
+        description="Text block size (TF-IDF -> SVD).",
+        json_schema_extra=prior(16, 256, log=True),
+    )
     max_categories: int = Field(
         default=200,
         ge=1,
         le=10_000,
         description="Most frequent values kept per categorical column.",
+        json_schema_extra=NOT_SEARCHED,
     )
     text_encoder: TextEncoderChoice = Field(
         default="auto",

@@ -15,6 +15,7 @@ from recsys_core.errors import InputError
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts
 from recsys_core.models.knn import user_rows
+from recsys_core.models.priors import prior
 from recsys_core.progress import Progress, report
 
 #: Dense float32 copies alive at once while solving (Gram matrix, its factor, the inverse).
@@ -31,6 +32,7 @@ class EASEConfig(RecommenderConfig):
         gt=0.0,
         le=1e7,
         description="L2 penalty on the item-item weights; larger for denser or bigger data.",
+        json_schema_extra=prior(10, 1e4, log=True),
     )
     binarize: bool = Field(
         True, description="Count every interaction as 1 (ignore rating or weight)."

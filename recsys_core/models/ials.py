@@ -27,6 +27,7 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts, history_dots
 from recsys_core.models.knn import user_rows
+from recsys_core.models.priors import prior
 from recsys_core.progress import Progress, report
 
 #: Bytes of per-interaction outer products (or stacked systems) held at once.
@@ -36,13 +37,26 @@ BLOCK_BYTES = 64 * 2**20
 class IALSConfig(RecommenderConfig):
     """Rendle et al.'s four knobs (size, alpha0, reg with nu, init spread) and the sweeps."""
 
-    embedding_size: int = Field(64, ge=1, le=1024, description="Latent factors per user and item.")
-    epochs: int = Field(16, ge=1, le=500, description="ALS sweeps (users, then items).")
+    embedding_size: int = Field(
+        64,
+        ge=1,
+        le=1024,
+        description="Latent factors per user and item.",
+        json_schema_extra=prior(16, 256, log=True),
+    )
+    epochs: int = Field(
+        16,
+        ge=1,
+        le=500,
+        description="ALS sweeps (users, then items).",
+        json_schema_extra=prior(8, 32, log=True),
+    )
     reg: float = Field(
         0.01,
         gt=0.0,
         le=100.0,
         description="L2 penalty, multiplied per row by (its interactions + alpha0 * others)^nu.",
+        json_schema_extra=prior(1e-4, 0.1, log=True),
     )
     nu: float = Field(
         1.0,
@@ -61,12 +75,14 @@ class IALSConfig(RecommenderConfig):
             "Weight of every unobserved (user, item) pair pulled towards 0, against 1 for an "
             "observed pair pulled towards its value."
         ),
+        json_schema_extra=prior(1e-3, 1, log=True),
     )
     init_std: float = Field(
         0.1,
         gt=0.0,
         le=1.0,
         description="Spread of the initial factors, divided by sqrt(embedding_size).",
+        json_schema_extra=prior(0.01, 0.5, log=True),
     )
     binarize: bool = Field(
         True, description="Count every interaction as 1 (ignore rating or weight)."

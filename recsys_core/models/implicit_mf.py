@@ -16,13 +16,20 @@ from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts, history_dots
 from recsys_core.models.knn import user_rows
+from recsys_core.models.priors import prior
 from recsys_core.progress import Progress, report
 
 
 class _FactorConfig(RecommenderConfig):
     """Fields shared by the factor models."""
 
-    embedding_size: int = Field(64, ge=1, le=1024, description="Latent factors per user and item.")
+    embedding_size: int = Field(
+        64,
+        ge=1,
+        le=1024,
+        description="Latent factors per user and item.",
+        json_schema_extra=prior(16, 256, log=True),
+    )
     num_threads: int = Field(
         0, ge=0, le=256, description="Threads for training; 0 uses every core."
     )
@@ -36,9 +43,19 @@ class _FactorConfig(RecommenderConfig):
 class ALSConfig(_FactorConfig):
     """Hu, Koren and Volinsky's weighted ALS; confidence grows with alpha."""
 
-    epochs: int = Field(15, ge=1, le=500, description="ALS sweeps (users, then items).")
+    epochs: int = Field(
+        15,
+        ge=1,
+        le=500,
+        description="ALS sweeps (users, then items).",
+        json_schema_extra=prior(5, 50, log=True),
+    )
     reg: float = Field(
-        10.0, ge=0.0, le=1e4, description="L2 penalty on the factors; grow it with the data."
+        10.0,
+        ge=0.0,
+        le=1e4,
+        description="L2 penalty on the factors; grow it with the data.",
+        json_schema_extra=prior(1e-2, 1e3, log=True),
     )
     alpha: float = Field(
         1.0,
@@ -48,6 +65,7 @@ class ALSConfig(_FactorConfig):
             "Confidence scaling: an interaction of value v is trusted alpha * v times as much "
             "as a missing one (implicit's convention; 1 weighs them alike)."
         ),
+        json_schema_extra=prior(0.1, 100, log=True),
     )
 
 
@@ -57,11 +75,27 @@ class BPRConfig(_FactorConfig):
     #: 60, not implicit's 100: on validation splits carved from training (seed 42) NDCG@10
     #: peaks near 50-60 passes and falls after (943 x 1682 x 100k synthetic: .232 at 60,
     #: .171 at 100; MovieLens latest-small: .150 against .141).
-    epochs: int = Field(60, ge=1, le=5000, description="Passes of sampled (user, pos, neg).")
-    learning_rate: float = Field(
-        0.01, gt=0.0, le=10.0, description="SGD step size; too large diverges."
+    epochs: int = Field(
+        60,
+        ge=1,
+        le=5000,
+        description="Passes of sampled (user, pos, neg).",
+        json_schema_extra=prior(20, 200, log=True),
     )
-    reg: float = Field(0.01, ge=0.0, le=1e4, description="L2 penalty on the factors.")
+    learning_rate: float = Field(
+        0.01,
+        gt=0.0,
+        le=10.0,
+        description="SGD step size; too large diverges.",
+        json_schema_extra=prior(1e-3, 0.3, log=True),
+    )
+    reg: float = Field(
+        0.01,
+        ge=0.0,
+        le=1e4,
+        description="L2 penalty on the factors.",
+        json_schema_extra=prior(1e-5, 0.1, log=True),
+    )
 
 
 class _FactorModel(Recommender):

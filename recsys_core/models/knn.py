@@ -11,6 +11,7 @@ from pydantic import Field
 from recsys_core.data.interactions import Interactions
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts
+from recsys_core.models.priors import prior
 from recsys_core.progress import Progress, report
 
 Similarity = Literal["cosine", "jaccard", "asymmetric_cosine"]
@@ -23,7 +24,11 @@ class KNNConfig(RecommenderConfig):
     """Shared by ItemKNN and UserKNN."""
 
     n_neighbors: int = Field(
-        100, ge=1, le=10_000, description="Neighbours kept per target; fewer = faster, noisier."
+        100,
+        ge=1,
+        le=10_000,
+        description="Neighbours kept per target; fewer = faster, noisier.",
+        json_schema_extra=prior(5, 1000, log=True),
     )
     similarity: Similarity = Field(
         "cosine",
@@ -46,6 +51,7 @@ class KNNConfig(RecommenderConfig):
         ge=0.0,
         le=1e6,
         description="Added to the denominator so pairs seen together only a few times count less.",
+        json_schema_extra=prior(0, 500),
     )
     binarize: bool = Field(
         True,

@@ -19,6 +19,7 @@ from recsys_core.models._ranker_reasons import NOT_CANDIDATE, candidate_reasons,
 from recsys_core.models.base import Recommender, RecommenderConfig
 from recsys_core.models.explanation import Explanation
 from recsys_core.models.popular import popularity_reasons
+from recsys_core.models.priors import prior
 from recsys_core.progress import Progress, report
 from recsys_core.splitting.configs import RandomHoldout
 from recsys_core.splitting.splits import split
@@ -54,10 +55,34 @@ class TwoStageConfig(RecommenderConfig):
         default_factory=_default_generators,
         description="Models whose top lists are merged into the candidates, e.g. ['item_knn'].",
     )
-    n_candidates: int = Field(50, ge=1, le=5000, description="Top items taken per generator.")
-    n_estimators: int = Field(100, ge=1, le=5000, description="Boosting rounds of the ranker.")
-    learning_rate: float = Field(0.1, gt=0.0, le=1.0, description="Shrinkage per boosting round.")
-    num_leaves: int = Field(31, ge=2, le=1024, description="Leaves per tree of the ranker.")
+    n_candidates: int = Field(
+        50,
+        ge=1,
+        le=5000,
+        description="Top items taken per generator.",
+        json_schema_extra=prior(20, 200, log=True),
+    )
+    n_estimators: int = Field(
+        100,
+        ge=1,
+        le=5000,
+        description="Boosting rounds of the ranker.",
+        json_schema_extra=prior(50, 500, log=True),
+    )
+    learning_rate: float = Field(
+        0.1,
+        gt=0.0,
+        le=1.0,
+        description="Shrinkage per boosting round.",
+        json_schema_extra=prior(0.01, 0.3, log=True),
+    )
+    num_leaves: int = Field(
+        31,
+        ge=2,
+        le=1024,
+        description="Leaves per tree of the ranker.",
+        json_schema_extra=prior(7, 127, log=True),
+    )
     min_child_samples: int = Field(
         20, ge=1, description="Fewest candidate rows per leaf: raise it against overfitting."
     )

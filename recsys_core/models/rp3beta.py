@@ -16,6 +16,7 @@ from pydantic import Field
 from recsys_core.data.interactions import Interactions
 from recsys_core.models.base import RecommenderConfig
 from recsys_core.models.knn import BLOCK_BYTES, ItemItemScoring, keep_top, user_rows
+from recsys_core.models.priors import prior
 from recsys_core.progress import Progress, report
 
 
@@ -27,6 +28,7 @@ class RP3betaConfig(RecommenderConfig):
         ge=1,
         le=10_000,
         description="Items each item passes weight to; fewer = faster, sparser, noisier.",
+        json_schema_extra=prior(5, 1000, log=True),
     )
     alpha: float = Field(
         0.8,
@@ -36,6 +38,7 @@ class RP3betaConfig(RecommenderConfig):
             "Power on the walk's transition probabilities: above 1 sharpens them towards "
             "strong links, below 1 flattens them (1 is the plain random walk P3)."
         ),
+        json_schema_extra=prior(0, 2),
     )
     beta: float = Field(
         0.3,
@@ -45,6 +48,7 @@ class RP3betaConfig(RecommenderConfig):
             "Popularity damping: each target item's weight is divided by its popularity to "
             "this power, so higher values recommend less popular items (0 = no damping)."
         ),
+        json_schema_extra=prior(0, 1),
     )
     binarize: bool = Field(
         True, description="Count every interaction as 1 (ignore rating or weight)."

@@ -24,6 +24,7 @@ from sklearn.linear_model import ElasticNet
 from recsys_core.data.interactions import Interactions
 from recsys_core.models.base import RecommenderConfig
 from recsys_core.models.knn import ItemItemScoring, user_rows
+from recsys_core.models.priors import NOT_SEARCHED, prior
 from recsys_core.progress import Progress, report
 
 #: Items per joblib task: small enough for progress, large enough to amortise the dispatch.
@@ -38,6 +39,7 @@ class SLIMConfig(RecommenderConfig):
         ge=1,
         le=10_000,
         description="Weights kept per item (its strongest sources); fewer = faster, sparser.",
+        json_schema_extra=prior(5, 1000, log=True),
     )
     reg: float = Field(
         0.01,
@@ -47,15 +49,21 @@ class SLIMConfig(RecommenderConfig):
             "ElasticNet's alpha, the total penalty on the weights (per user, as scikit-learn "
             "scales it): higher values learn fewer, smaller weights."
         ),
+        json_schema_extra=prior(1e-4, 1, log=True),
     )
     l1_ratio: float = Field(
         0.1,
         gt=0.0,
         le=1.0,
         description="Share of the penalty that is L1 (sparsity); the rest is L2 (shrinkage).",
+        json_schema_extra=prior(1e-3, 1, log=True),
     )
     max_iter: int = Field(
-        100, ge=1, le=10_000, description="Coordinate-descent passes per item at most."
+        100,
+        ge=1,
+        le=10_000,
+        description="Coordinate-descent passes per item at most.",
+        json_schema_extra=NOT_SEARCHED,
     )
     num_threads: int = Field(
         0, ge=0, le=256, description="Parallel workers over items; 0 uses every core."

@@ -19,6 +19,7 @@ from recsys_core.models.deep._keras import (
     run_epochs,
 )
 from recsys_core.models.deep._validation import carve_validation
+from recsys_core.models.priors import NOT_SEARCHED, prior, prior_choices
 from recsys_core.progress import Progress
 
 #: Learned attributes that are bookkeeping, not weights (kept out of the scoring state).
@@ -28,21 +29,40 @@ _BOOKKEEPING = ("history_", "best_epoch_")
 class DeepConfig(RecommenderConfig):
     """Training knobs every deep model shares (names shared with the other families)."""
 
-    embedding_size: int = Field(32, ge=1, le=1024, description="Size of the learned vectors.")
+    embedding_size: int = Field(
+        32,
+        ge=1,
+        le=1024,
+        description="Size of the learned vectors.",
+        json_schema_extra=prior(16, 256, log=True),
+    )
     epochs: int = Field(
-        10, ge=1, le=1000, description="Most passes over the data; early stopping may end sooner."
+        10,
+        ge=1,
+        le=1000,
+        description="Most passes over the data; early stopping may end sooner.",
+        json_schema_extra=prior(5, 100, log=True),
     )
     learning_rate: float = Field(
-        0.001, gt=0.0, le=1.0, description="Adam step size; lower it if the loss jumps around."
+        0.001,
+        gt=0.0,
+        le=1.0,
+        description="Adam step size; lower it if the loss jumps around.",
+        json_schema_extra=prior(1e-4, 0.03, log=True),
     )
     reg: float = Field(
         0.0,
         ge=0.0,
         le=10.0,
         description="L2 penalty on the embeddings used in each batch; raise it when overfitting.",
+        json_schema_extra=prior_choices(0.0, 1e-4, 1e-3, 1e-2),
     )
     batch_size: int = Field(
-        1024, ge=2, le=65_536, description="Training examples per gradient step."
+        1024,
+        ge=2,
+        le=65_536,
+        description="Training examples per gradient step.",
+        json_schema_extra=NOT_SEARCHED,
     )
     validation_fraction: float = Field(
         0.1,
@@ -59,6 +79,7 @@ class DeepConfig(RecommenderConfig):
         ge=1,
         le=100,
         description="Epochs without a better validation NDCG before training stops.",
+        json_schema_extra=NOT_SEARCHED,
     )
     validation_k: int = Field(
         10, ge=1, le=1000, description="Cut-off K of the validation NDCG@K used for stopping."

@@ -15,6 +15,7 @@ from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.deep._base import DeepConfig, DeepRecommender
 from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
 from recsys_core.models.explanation import PairParts
+from recsys_core.models.priors import NOT_SEARCHED, prior
 
 if TYPE_CHECKING:
     from recsys_core.features.encoders import ItemModalities
@@ -27,7 +28,11 @@ class TowerConfig(DeepConfig):
     """Fields shared by the two-tower and fusion models."""
 
     learning_rate: float = Field(
-        0.005, gt=0.0, le=1.0, description="Adam step size; lower it if the loss jumps around."
+        0.005,
+        gt=0.0,
+        le=1.0,
+        description="Adam step size; lower it if the loss jumps around.",
+        json_schema_extra=prior(1e-4, 0.03, log=True),
     )
     tower_layers: list[int] = Field(
         default_factory=lambda: [128],
@@ -42,6 +47,7 @@ class TowerConfig(DeepConfig):
         gt=0.0,
         le=10.0,
         description="Softmax temperature of the in-batch loss; lower = sharper ranking.",
+        json_schema_extra=prior(0.02, 1, log=True),
     )
     learn_temperature: bool = Field(
         False, description="Learn the temperature, starting from `temperature`."
@@ -68,6 +74,7 @@ class TowerConfig(DeepConfig):
             "Extra random catalogue items per example added to the in-batch negatives "
             "(mixed negative sampling); they teach the model about rarely seen items."
         ),
+        json_schema_extra=prior(0, 16),
     )
     id_dropout: float = Field(
         0.1,
@@ -77,11 +84,16 @@ class TowerConfig(DeepConfig):
             "Chance of hiding an item's id embedding in a training example (only with item "
             "features), so the features alone learn to place items nobody interacted with."
         ),
+        json_schema_extra=prior(0, 0.5),
     )
     use_item_features: bool = Field(True, description="Feed the item table to the item tower.")
     use_user_features: bool = Field(True, description="Feed the user table to the user tower.")
     text_dim: int = Field(
-        32, ge=2, le=1024, description="Size of the text block of the item encoder (TF-IDF -> SVD)."
+        32,
+        ge=2,
+        le=1024,
+        description="Size of the text block of the item encoder (TF-IDF -> SVD).",
+        json_schema_extra=NOT_SEARCHED,
     )
 
 

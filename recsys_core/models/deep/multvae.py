@@ -24,6 +24,7 @@ from recsys_core.models.base import RecommenderConfig
 from recsys_core.models.deep._base import DeepConfig, DeepRecommender
 from recsys_core.models.deep._keras import State, layer_arrays, layer_seed
 from recsys_core.models.knn import user_rows
+from recsys_core.models.priors import NOT_SEARCHED, prior
 from recsys_core.progress import Progress
 
 _LAYERS = ["enc", "enc_out", "dec", "dec_out"]
@@ -32,9 +33,19 @@ _LAYERS = ["enc", "enc_out", "dec", "dec_out"]
 class MultVAEConfig(DeepConfig):
     """The paper's shape ([hidden] -> latent -> [hidden]), KL weight and input dropout."""
 
-    embedding_size: int = Field(200, ge=1, le=1024, description="Size of the latent vector.")
+    embedding_size: int = Field(
+        200,
+        ge=1,
+        le=1024,
+        description="Size of the latent vector.",
+        json_schema_extra=prior(50, 400, log=True),
+    )
     hidden_size: int = Field(
-        600, ge=1, le=4096, description="Units of the encoder's and the decoder's tanh layer."
+        600,
+        ge=1,
+        le=4096,
+        description="Units of the encoder's and the decoder's tanh layer.",
+        json_schema_extra=prior(200, 1000, log=True),
     )
     beta: float = Field(
         0.2,
@@ -43,17 +54,28 @@ class MultVAEConfig(DeepConfig):
         description="Weight of the KL term (the paper anneals it up to about 0.2).",
     )
     dropout: float = Field(
-        0.5, ge=0.0, lt=1.0, description="Share of each input row dropped while training."
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="Share of each input row dropped while training.",
+        json_schema_extra=prior(0, 0.8),
     )
     epochs: int = Field(
-        100, ge=1, le=1000, description="Most passes over the users; early stopping may end sooner."
+        100,
+        ge=1,
+        le=1000,
+        description="Most passes over the users; early stopping may end sooner.",
+        json_schema_extra=prior(20, 200, log=True),
     )
-    batch_size: int = Field(256, ge=2, le=65_536, description="Users per gradient step.")
+    batch_size: int = Field(
+        256, ge=2, le=65_536, description="Users per gradient step.", json_schema_extra=NOT_SEARCHED
+    )
     patience: int = Field(
         10,
         ge=1,
         le=100,
         description="Epochs without a better validation NDCG before training stops.",
+        json_schema_extra=NOT_SEARCHED,
     )
 
 

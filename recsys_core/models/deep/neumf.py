@@ -13,6 +13,7 @@ from recsys_core.models.base import RecommenderConfig
 from recsys_core.models.deep._base import DeepConfig, DeepRecommender
 from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
 from recsys_core.models.explanation import PairParts
+from recsys_core.models.priors import prior, prior_choices
 
 #: Hidden activations materialised at once while scoring (user x item x width floats).
 PAIR_BUDGET = 4_000_000
@@ -40,6 +41,7 @@ class NeuMFConfig(DeepConfig):
             "L2 penalty on the embeddings used in each batch; NeuMF overfits quickly "
             "without it (on MovieLens the best epoch comes later and scores higher)."
         ),
+        json_schema_extra=prior_choices(0.0, 1e-3, 1e-2, 1e-1),
     )
     n_negatives: int = Field(
         4,
@@ -49,6 +51,7 @@ class NeuMFConfig(DeepConfig):
             "Unseen items drawn per interaction as negatives, re-drawn every epoch; more "
             "sharpens the ranking and costs proportionally more time."
         ),
+        json_schema_extra=prior(1, 10),
     )
 
 
