@@ -140,7 +140,15 @@ def _run(row: RunTable, cutoff: datetime) -> Run:
     """The run as every reader should see it: a running run whose worker stopped beating
     before ``cutoff`` reads as failed, whether or not a worker has reaped it yet."""
     run = Run(**{f.name: getattr(row, f.name) for f in fields(Run)})
-    last = _utc(run.heartbeat_at or run.started_at or run.created_at)
+    # every timestamp aware (UTC) on both backends, so readers can subtract any two of them
+    run = replace(
+        run,
+        created_at=_utc(run.created_at) or run.created_at,
+        started_at=_utc(run.started_at),
+        finished_at=_utc(run.finished_at),
+        heartbeat_at=_utc(run.heartbeat_at),
+    )
+    last = run.heartbeat_at or run.started_at or run.created_at
     if run.status == RUNNING and last is not None and last < cutoff:
         return replace(run, status=FAILED, error=STALE_ERROR, finished_at=last)
     return run

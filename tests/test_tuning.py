@@ -19,8 +19,8 @@ from recsys_core.cli import main
 from recsys_core.data.samples import synthetic
 from recsys_core.errors import InputError
 from recsys_core.jobs.datasets import import_dataset, load_interactions
-from recsys_core.splitting import RandomHoldout, split
 from recsys_core.models.registry import REGISTRY
+from recsys_core.splitting import RandomHoldout, split
 from recsys_core.tuning import (
     optuna_storage_url,
     parse_tune_spec,

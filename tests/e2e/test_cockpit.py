@@ -38,6 +38,8 @@ def _compare(page) -> None:
     summary = page.get_by_text(re.compile(r"^Against .* on Recall@10 \(paired Wilcoxon"))
     summary.first.wait_for()
     versus = page.locator('[data-testid="stDataFrame"]').nth(1)
+    verdict = re.compile(r"^(indistinguishable|better|worse)$")
+    versus.locator("td").filter(has_text=verdict).first.wait_for(state="attached")  # drawn
     row = versus.locator("td").all_inner_texts()
     assert any(v in row for v in ("indistinguishable", "better", "worse")), row
     assert any(P_VALUE.match(c.strip()) for c in row), row
