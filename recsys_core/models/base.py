@@ -16,6 +16,7 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError, RecsysError
 from recsys_core.features import coverage_warnings
+from recsys_core.models._history import history_row
 from recsys_core.models._persist import read_model, restore, write_model
 from recsys_core.models._reasons import history_many, history_one, none_many
 from recsys_core.models._topk import topk_rows
@@ -66,6 +67,8 @@ class Recommender(ABC):
     has_item_vectors: ClassVar[bool] = False
     shuffles_features: ClassVar[bool] = False
     ranks_candidates: ClassVar[bool] = False
+    #: True where :meth:`_score_history` folds in a history without refitting.
+    folds_in: ClassVar[bool] = False
 
     @property
     def capabilities(self) -> Capabilities:
@@ -78,6 +81,7 @@ class Recommender(ABC):
             shap_features=bool(self.ranks_candidates),
             candidate_models=bool(self.ranks_candidates),
             cold_items=bool(self.supports_cold_items),
+            history_scoring=bool(self.folds_in),
         )
 
     def __init__(self, config: RecommenderConfig | None = None, **params: Any) -> None:
@@ -147,6 +151,33 @@ class Recommender(ABC):
     @abstractmethod
     def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
         """Dense scores for checked user indices; must return a fresh (writable) array."""
+
+    def score_history(self, items: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Scores of every item for a history the model was not trained on (a new user).
+
+        A served run answers a fresh history without refitting: item-item families multiply
+        the row by their weights, factor models solve the user's half-step against the fixed
+        item factors. A training user's own row scores as :meth:`score` scores that user.
+
+        Args:
+            items: item indices of the history.
+            weights: rating or weight per item (1 when omitted).
+
+        Returns:
+            float32 ``[n_items]``.
+        """
+        if not self.folds_in:
+            raise InputError(f"The {self.name} model cannot score a history it was not fit on.")
+        i = check_indices(items, self.n_items, "item")
+        w = np.ones(len(i)) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+        if len(w) != len(i):
+            raise InputError(f"One weight per history item: got {len(w)} for {len(i)} items.")
+        row = history_row(i, w, self.n_items)
+        return np.asarray(self._score_history(row), dtype=np.float32).ravel()
+
+    def _score_history(self, row: sp.csr_matrix) -> np.ndarray:
+        """Scores ``[n_items]`` of one ``1 x n_items`` history row (``folds_in`` families)."""
+        raise InputError(f"The {self.name} model cannot score a history it was not fit on.")
 
     # ------------------------------------------------------------------ explaining
     def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:

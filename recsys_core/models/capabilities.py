@@ -22,6 +22,8 @@ class Capabilities:
             (:meth:`feature_rows`).
         candidate_models: models whose lists it reorders (:meth:`candidate_models`).
         cold_items: ranks items without training interactions.
+        history_scoring: scores a history it was not trained on, a new user folded in
+            (:meth:`score_history`); what a served run needs for posted histories.
     """
 
     history_reasons: bool
@@ -31,3 +33,4 @@ class Capabilities:
     shap_features: bool
     candidate_models: bool
     cold_items: bool
+    history_scoring: bool

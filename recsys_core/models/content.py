@@ -133,6 +133,7 @@ class ContentBased(Recommender):
     explains: ClassVar[bool] = True
     explains_features: ClassVar[bool] = True
     has_item_vectors: ClassVar[bool] = True
+    folds_in: ClassVar[bool] = True
     shuffles_features: ClassVar[bool] = True
 
     config: ContentConfig
@@ -186,6 +187,12 @@ class ContentBased(Recommender):
     def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
         x = self.item_vectors_ if items is None else self.item_vectors_[items]
         return (self.profiles(users).astype(np.float32) @ x.T).astype(np.float32)
+
+    def _score_history(self, row: sp.csr_matrix) -> np.ndarray:
+        """The posted history's profile (weighted as training rows are) against every item."""
+        weights = _weigh(row, self.config.weighting, self._train().feedback)
+        profile = _unit_rows(np.asarray(weights @ self.item_vectors_, dtype=np.float64))
+        return (profile.astype(np.float32) @ self.item_vectors_.T).astype(np.float32)
 
     def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
         """History items and their shares of the cosine score (they add up to it)."""
@@ -291,9 +298,14 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 def _profile_weights(train: Interactions, weighting: Weighting) -> sp.csr_matrix:
     """User x item weights of history items in the profile (see ContentConfig.weighting)."""
-    m = sp.csr_matrix(train.matrix, dtype=np.float64, copy=True)
+    return _weigh(train.matrix, weighting, train.feedback)
+
+
+def _weigh(matrix: sp.csr_matrix, weighting: Weighting, feedback: str) -> sp.csr_matrix:
+    """Rows of interaction values as profile weights (one rule for training and posted rows)."""
+    m = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
     if weighting == "auto":
-        weighting = "binary" if train.feedback == "explicit" else "values"
+        weighting = "binary" if feedback == "explicit" else "values"
     if weighting == "binary":
         m.data[:] = 1.0
     elif weighting == "centered":

@@ -6,12 +6,14 @@ import os
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import Field
 from scipy.linalg import lapack
 from threadpoolctl import threadpool_limits
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
+from recsys_core.models._history import binarized
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts
 from recsys_core.models.knn import user_rows
@@ -85,6 +87,7 @@ class EASE(Recommender):
     name: ClassVar[str] = "ease"
     config_class: ClassVar[type[RecommenderConfig]] = EASEConfig
     explains: ClassVar[bool] = True
+    folds_in: ClassVar[bool] = True
 
     config: EASEConfig
 
@@ -122,6 +125,10 @@ class EASE(Recommender):
             self.weights_ = np.ascontiguousarray(self.weights_)
         w = self.weights_ if items is None else self.weights_[:, items]
         return np.asarray(user_rows(self.train_, users, self.config.binarize) @ w)
+
+    def _score_history(self, row: sp.csr_matrix) -> np.ndarray:
+        """``x @ B`` for the posted row: the same product as a training user's."""
+        return np.asarray(binarized(row, self.config.binarize) @ self.weights_)
 
     def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
         """History items with their weight towards ``item``; they add up to the score."""

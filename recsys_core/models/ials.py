@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
+from recsys_core.models._history import binarized
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts, history_dots
 from recsys_core.models.knn import user_rows
@@ -142,6 +143,7 @@ class IALS(Recommender):
     config_class: ClassVar[type[RecommenderConfig]] = IALSConfig
     explains: ClassVar[bool] = True
     has_item_vectors: ClassVar[bool] = True
+    folds_in: ClassVar[bool] = True
 
     config: IALSConfig
 
@@ -197,6 +199,12 @@ class IALS(Recommender):
 
     def item_vectors(self) -> np.ndarray:
         return self.item_factors_
+
+    def _score_history(self, row: sp.csr_matrix) -> np.ndarray:
+        """The fit's last half-step for this one row (its own penalty), then ``H w_u``."""
+        x = sp.csr_matrix(binarized(row, self.config.binarize), dtype=np.float64)
+        y = self.item_factors_.astype(np.float64)
+        return y @ solve_side(x, y, self.config.alpha0, self._user_reg(x))[0]
 
     def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
         """History items with ``y_ui * h_item^T A_u^-1 h_i``; they add up to the score."""

@@ -12,6 +12,7 @@ from pydantic import Field
 from threadpoolctl import threadpool_limits
 
 from recsys_core.data.interactions import Interactions
+from recsys_core.models._history import binarized
 from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts, history_dots
@@ -153,6 +154,7 @@ class ALS(_FactorModel):
     name: ClassVar[str] = "als"
     config_class: ClassVar[type[RecommenderConfig]] = ALSConfig
     explains: ClassVar[bool] = True
+    folds_in: ClassVar[bool] = True
 
     config: ALSConfig
 
@@ -169,6 +171,30 @@ class ALS(_FactorModel):
 
     def _final_user_factors(self, model: Any, matrix: sp.csr_matrix) -> np.ndarray:
         return np.asarray(model.recalculate_user(np.arange(matrix.shape[0]), matrix))
+
+    def _score_history(self, row: sp.csr_matrix) -> np.ndarray:
+        """The user's ALS half-step against the fixed item factors, then ``Y x_u``.
+
+        ``x_u = W_u sum_i c_ui y_i`` (see :meth:`explain_parts`), the same solve the fit's
+        last half-step makes for a training user; ``Y^T Y + reg I`` is kept between calls.
+        """
+        row = binarized(row, self.config.binarize)
+        y = self.item_factors_
+        hist = y[row.indices].astype(np.float64)
+        confidence = self.config.alpha * row.data.astype(np.float64)
+        system = self._fold_in_gram() + (hist.T * (confidence - 1.0)) @ hist
+        factor = np.linalg.solve(system, hist.T @ confidence)
+        return y @ factor.astype(np.float32)
+
+    def _fold_in_gram(self) -> np.ndarray:
+        """``Y^T Y + reg I`` of the current item factors, computed once per set of factors."""
+        cached = vars(self).get("_gram")
+        if cached is None or cached[0] is not self.item_factors_:
+            y = self.item_factors_.astype(np.float64)
+            gram = y.T @ y
+            gram[np.diag_indices_from(gram)] += self.config.reg
+            cached = self._gram = (self.item_factors_, gram)
+        return cached[1]
 
     def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
         """History items with ``c_ui * y_item^T W_u y_i``; they add up to the score.

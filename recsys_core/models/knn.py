@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
+from recsys_core.models._history import binarized
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts
 from recsys_core.models.priors import prior
@@ -159,6 +160,11 @@ class ItemItemScoring(Recommender):
     """
 
     similarity_: sp.csr_matrix
+    folds_in: ClassVar[bool] = True
+
+    def _score_history(self, row: sp.csr_matrix) -> np.ndarray:
+        """``x @ W`` for the posted row, as a training user's row is scored."""
+        return (binarized(row, self._binarize()) @ self.similarity_).toarray()
 
     def _binarize(self) -> bool:
         return bool(getattr(self.config, "binarize", True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
@@ -41,6 +42,7 @@ class MostPopular(Recommender):
     name: ClassVar[str] = "most_popular"
     config_class: ClassVar[type[RecommenderConfig]] = MostPopularConfig
     personalized: ClassVar[bool] = False
+    folds_in: ClassVar[bool] = True
 
     config: MostPopularConfig
 
@@ -66,6 +68,10 @@ class MostPopular(Recommender):
     def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         _, i = self._pairs(users, items)
         return self.popularity_[i].astype(np.float64)
+
+    def _score_history(self, row: sp.csr_matrix) -> np.ndarray:
+        """Everyone's scores: the history only decides what is excluded as seen."""
+        return self.popularity_.copy()
 
     def explain_many(
         self, users: np.ndarray, items: np.ndarray, names: np.ndarray, n: int = 5
