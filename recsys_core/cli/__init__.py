@@ -31,7 +31,13 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line. The command modules import only the standard library at the
     top (their handlers import the heavy parts), so ``recsys --help`` starts at once."""
-    from recsys_core.cli import data_commands, experiment_commands, run_commands, tune_commands
+    from recsys_core.cli import (
+        data_commands,
+        experiment_commands,
+        run_commands,
+        serve_commands,
+        tune_commands,
+    )
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", help="database URL (default: $RECSYS_DATABASE_URL or SQLite)")
@@ -42,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_commands.register(sub, common)
     tune_commands.register(sub, common)
     experiment_commands.register(sub, common)
+    serve_commands.register(sub, common)
     return parser
 
 
