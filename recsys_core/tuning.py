@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 import pandas as pd
@@ -48,6 +48,7 @@ __all__ = [
     "TuneResult",
     "TuneSpec",
     "best_run_spec",
+    "metric_k",
     "optuna_storage_url",
     "parse_tune_spec",
     "search_space",
@@ -56,6 +57,7 @@ __all__ = [
     "trials_frame",
     "tune",
     "tuning_split",
+    "validated",
 ]
 
 
@@ -83,6 +85,11 @@ class TuneSpec(BaseModel):
     timeout_s: float | None = Field(default=None, gt=0, description="Stop starting trials after.")
     study: str | None = Field(
         default=None, description="Study name: kept in Optuna's storage and resumable if set."
+    )
+    start_at_defaults: bool = Field(
+        default=True,
+        description="A new study's first trial is the config's defaults, so the best trial is "
+        "never worse than the defaults on validation.",
     )
 
 
@@ -113,30 +120,39 @@ class TuneResult:
     cancelled: bool = False
 
 
+_Spec = TypeVar("_Spec", bound=BaseModel)
+
+
 class _Stopped(Exception):
     """Raised inside a fit by its progress callback once the search is asked to stop."""
 
 
-def parse_tune_spec(values: dict[str, Any]) -> TuneSpec:
-    """Validate a spec and its search space, with one InputError naming every problem."""
+def validated(cls: type[_Spec], values: dict[str, Any], what: str) -> _Spec:
+    """``cls`` from ``values``, or one InputError naming every problem ("Invalid {what}: ...")."""
     try:
-        spec = TuneSpec.model_validate(values)
+        return cls.model_validate(values)
     except ValidationError as exc:
         parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise InputError("Invalid tuning settings: " + "; ".join(parts) + ".") from None
+        raise InputError(f"Invalid {what}: " + "; ".join(parts) + ".") from None
+
+
+def parse_tune_spec(values: dict[str, Any]) -> TuneSpec:
+    """Validate a spec and its search space, with one InputError naming every problem."""
+    spec = validated(TuneSpec, values, "tuning settings")
     check_spec(spec)
     return spec
 
 
 def check_spec(spec: TuneSpec) -> dict[str, BaseDistribution]:
     """The search space of a spec, after checking the metric and the fixed params."""
-    _metric_k(spec.metric)
+    metric_k(spec.metric)
     space = search_space(spec.model, spec.overrides, spec.params)
     make_model(spec.model, spec.params)  # an unknown or bad fixed param fails before any trial
     return space
 
 
-def _metric_k(metric: str) -> int:
+def metric_k(metric: str) -> int:
+    """K of an accuracy metric label ("NDCG@10" -> 10); InputError for an unknown label."""
     match = re.fullmatch(r"[^@]+@(\d+)", metric)
     labels = [m.label for m in accuracy_metrics([int(match.group(1))])] if match else []
     if not match or metric not in labels or int(match.group(1)) < 1:
@@ -167,6 +183,7 @@ def tune(
     stop: Callable[[], bool] | None = None,
     on_trial: Callable[[pd.DataFrame], None] | None = None,
     detail: bool = False,
+    parts: Split | None = None,
 ) -> TuneResult:
     """Run ``spec.n_trials`` trials (TPE, seeded) and summarise the whole study.
 
@@ -185,14 +202,19 @@ def tune(
             caller can show the trials as they come.
         detail: also pass each fit's own progress on ("trial 3/20: epoch 2/10"), for a
             screen where one trial can take a while; off for line-per-report callers.
+        parts: the :func:`tuning_split` of this spec when the caller made it already (one
+            split shared by the searches of several families); made here otherwise.
 
     Raises:
         InputError: bad spec, an empty validation side, or no trial completed.
     """
     space = check_spec(spec)
-    k = _metric_k(spec.metric)
-    parts = tuning_split(load_interactions(store, spec.dataset, spec.version), spec)
+    k = metric_k(spec.metric)
+    if parts is None:
+        parts = tuning_split(load_interactions(store, spec.dataset, spec.version), spec)
     study = _study(store, spec, storage_url)
+    if spec.start_at_defaults and not study.trials:
+        study.enqueue_trial(_defaults_in(spec.model, space))
     started = time.monotonic()
     report(progress, 0, spec.n_trials, "starting")
     cancelled = False
@@ -236,6 +258,19 @@ def _study(store: Store, spec: TuneSpec, storage_url: str | None) -> optuna.Stud
             f"{spec.dataset!r} for {spec.metric}: pick another study name."
         )
     return study
+
+
+def _defaults_in(model: str, space: dict[str, BaseDistribution]) -> dict[str, Any]:
+    """The config's default of every searched param that lies inside its distribution."""
+    defaults = make_model(model, {}).config.model_dump()
+    return {n: defaults[n] for n, d in space.items() if n in defaults and _inside(d, defaults[n])}
+
+
+def _inside(dist: BaseDistribution, value: Any) -> bool:
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except (ValueError, TypeError):  # a categorical without that value
+        return False
 
 
 def _trial(

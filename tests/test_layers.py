@@ -37,6 +37,7 @@ FLOORS: dict[str, int] = {
     "recsys_core.tuning_storage": 6,
     "recsys_core.jobs": 7,
     "recsys_core.tuning": 8,
+    "recsys_core.tuning_auto": 8,
     "recsys_core.export": 8,
     "recsys_core.engines": 8,
     "recsys_core.experiments": 8,

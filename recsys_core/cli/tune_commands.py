@@ -18,8 +18,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("tune", parents=[common], help="search hyper-parameters with Optuna")
     p.add_argument("--dataset", required=True)
     p.add_argument("--version", type=int)
-    p.add_argument("--model", required=True, help="registry name, e.g. ease, als, item_knn")
-    p.add_argument("--trials", type=int, required=True, help="trials this call runs")
+    p.add_argument("--model", help="registry name, e.g. ease, als, item_knn (not with --auto)")
+    p.add_argument("--trials", type=int, help="trials this call runs (not with --auto)")
+    p.add_argument(
+        "--auto",
+        action="store_true",
+        help="find the best model: search every family within --budget, then run the best ones",
+    )
+    p.add_argument("--budget", type=float, help="with --auto: minutes for the whole search")
+    p.add_argument(
+        "--families", help="with --auto: comma-separated families (default: cheap strong ones)"
+    )
+    p.add_argument("--top", type=int, default=3, help="with --auto: best families run on test")
     p.add_argument("--metric", default="NDCG@10", help="accuracy metric maximised")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
@@ -66,6 +76,10 @@ def _overrides(ranges: list[str] | None, choices: list[str] | None) -> dict[str,
 
 
 def cmd_tune(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    if args.auto:
+        return cmd_auto(args, store)
+    if args.model is None or args.trials is None:
+        raise InputError("Give --model and --trials (or --auto with --budget).")
     from recsys_core.jobs import runs as jobs
     from recsys_core.jobs.summary import run_summary
     from recsys_core.splitting.configs import parse_split_config
@@ -112,3 +126,50 @@ def cmd_tune(args: argparse.Namespace, store: Store) -> dict[str, Any]:
                      f"{out['run_metrics'].get(result.metric, float('nan')):.4f}")  # fmt: skip
     out["_text"] = "\n".join(lines)
     return out
+
+
+def cmd_auto(args: argparse.Namespace, store: Store) -> dict[str, Any]:
+    """``recsys tune --auto --budget MINUTES``: every family searched, the best ones run."""
+    from recsys_core.splitting.configs import parse_split_config
+    from recsys_core.tuning_auto import find_best, parse_auto_spec
+
+    if args.budget is None or args.model is not None:
+        raise InputError("--auto takes --budget MINUTES and no --model.")
+    families = [f.strip() for f in args.families.split(",") if f.strip()] if args.families else None
+    spec = parse_auto_spec(
+        {"dataset": args.dataset, "version": args.version, "budget_minutes": args.budget,
+         "metric": args.metric, "split": parse_split_config(args.split).model_dump(mode="json"),
+         "validation_fraction": args.validation_fraction, "seed": args.seed,
+         "families": families, "top_n": args.top}
+    )  # fmt: skip
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        print(f"[{done}/{total}] {message}", file=sys.stderr)
+
+    result = find_best(store, spec, progress)
+    return {
+        "metric": result.metric,
+        "families": result.families.to_dict(orient="records"),
+        "runs": result.runs.to_dict(orient="records"),
+        "seconds": result.seconds,
+        "_text": _auto_text(result),
+    }
+
+
+def _auto_text(result: Any) -> str:
+    """The families by validation, then the runs by test, as the terminal shows them."""
+    lines = [
+        f"Families by validation {result.metric} (fitted on {result.n_fit:,}, "
+        f"scored on {result.n_validation:,} interactions):"
+    ]
+    for r in result.families.itertuples():
+        note = f"  ({r.note})" if r.note else ""
+        lines.append(f"  {r.rank}. {r.model:<10} {r.validation:.4f}  {r.trials} trials  "
+                     f"{r.params}{note}")  # fmt: skip
+    lines.append(f"Runs on the test side ({result.metric}):")
+    for r in result.runs.itertuples():
+        lines.append(f"  #{r.run_id} {r.label:<22} test {r.test:.4f}  "
+                     f"validation {r.validation:.4f}  {r.status}")  # fmt: skip
+    if result.cancelled:
+        lines.append("Cancelled: the tables cover what finished.")
+    return "\n".join(lines)

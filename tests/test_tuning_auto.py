@@ -1,0 +1,149 @@
+"""Find the best model: families ranked on validation carved from train, runs on test, cancel."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import optuna
+import pytest
+
+from db import Store
+from db.runs import RunRepository
+from recsys_core.cli import main
+from recsys_core.data.samples import synthetic
+from recsys_core.errors import InputError
+from recsys_core.jobs.datasets import import_dataset, load_interactions
+from recsys_core.jobs.spec import split_for
+from recsys_core.tuning import parse_tune_spec, tune, tuning_split
+from recsys_core.tuning_auto import (
+    CHEAP,
+    _weight_grid,
+    families_for,
+    find_best,
+    parse_auto_spec,
+)
+
+
+@pytest.fixture
+def syn(store: Store) -> Store:
+    import_dataset(store, "syn", synthetic(200, 100, 4000, seed=3))
+    return store
+
+
+def auto(**kw):
+    values = {"dataset": "syn", "budget_minutes": 0.2, "max_trials": 3, "top_n": 2,
+              "families": ["item_knn", "ease", "rp3beta"], **kw}  # fmt: skip
+    return parse_auto_spec(values)
+
+
+def _pairs(inter) -> set[tuple[int, int]]:
+    coo = inter.matrix.tocoo()
+    users, items = inter.user_ids[coo.row], inter.item_ids[coo.col]
+    return set(zip(users.tolist(), items.tolist(), strict=True))
+
+
+def test_validation_side_is_carved_from_the_training_side_only(syn: Store) -> None:
+    spec = auto()
+    inter = load_interactions(syn, "syn")
+    real = split_for(inter, spec.split, spec.seed)
+    carved = tuning_split(inter, parse_tune_spec({"dataset": "syn", "model": "ease",
+                                                  "n_trials": 1}))  # fmt: skip
+    fit, validation, test = _pairs(carved.train), _pairs(carved.test), _pairs(real.test)
+    assert validation and not validation & test and not fit & test and not fit & validation
+    assert fit | validation == _pairs(real.train)  # every training pair, nothing else
+
+
+def test_families_ranked_by_validation_and_the_top_ones_written_as_runs(syn: Store) -> None:
+    result = find_best(syn, auto())
+    fam = result.families
+    assert list(fam["rank"]) == [1, 2, 3]
+    assert list(fam["validation"]) == sorted(fam["validation"], reverse=True)
+    assert set(fam["model"]) == {"item_knn", "ease", "rp3beta"} and (fam["trials"] >= 1).all()
+    inter = load_interactions(syn, "syn")
+    assert result.n_fit + result.n_validation == len(split_for(inter, auto().split, 42).train)
+    runs = result.runs
+    assert list(runs["kind"]) == ["model", "model", "blend", "ranker"]
+    assert list(runs["model"][:2]) == list(fam["model"][:2])  # the two best families
+    assert list(runs["validation"][:2]) == list(fam["validation"][:2])
+    assert (runs["status"] == "done").all() and runs["test"].between(0, 1).all()
+    with syn.session() as s:
+        stored = {r.id: r for r in RunRepository(s).all()}
+    assert set(runs["run_id"]) == set(stored)
+    first = stored[int(runs["run_id"][0])]
+    assert first.spec["params"] == json.loads(fam["params"][0])  # the best trial's params
+    assert first.summary["metrics"]["NDCG@10"] == pytest.approx(runs["test"][0])
+    assert not result.cancelled
+
+
+def test_family_value_is_its_best_trial_and_the_first_trial_is_the_defaults(syn: Store) -> None:
+    spec = parse_tune_spec({"dataset": "syn", "model": "ease", "n_trials": 3})
+    result = tune(syn, spec)
+    assert result.trials["reg"].iloc[0] == 250.0 and result.trials["binarize"].iloc[0]
+    assert result.best_value == result.trials["value"].max()
+
+
+def test_a_family_without_a_search_space_is_listed_last_with_its_reason(syn: Store) -> None:
+    result = find_best(syn, auto(families=["most_popular", "ease"], top_n=1))
+    assert list(result.families["model"]) == ["ease", "most_popular"]
+    assert "Impossible search space" in result.families["note"].iloc[1]
+    assert np.isnan(result.families["validation"].iloc[1])
+    assert list(result.runs["kind"]) == ["model"]  # one family: no blend, no ranker
+
+
+def test_cancel_after_the_first_family_stops_before_any_run(syn: Store) -> None:
+    seen: list[str] = []
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        seen.append(message)
+
+    result = find_best(syn, auto(), progress, stop=lambda: any("ease" in m for m in seen))
+    assert result.cancelled
+    assert list(result.families["model"]) == ["item_knn", "ease"] and result.runs.empty
+    assert "cancelled" in result.families["note"].iloc[1]  # stopped before its first trial
+    with syn.session() as s:
+        assert RunRepository(s).all() == []
+
+
+def test_cancel_during_a_final_run_cancels_that_run_and_starts_no_other(syn: Store) -> None:
+    seen: list[str] = []
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        seen.append(message)
+
+    result = find_best(syn, auto(), progress, stop=lambda: any("as a run" in m for m in seen))
+    assert result.cancelled and len(result.runs) == 1
+    assert result.runs["status"].iloc[0] == "cancelled"
+    with syn.session() as s:
+        assert [r.status for r in RunRepository(s).all()] == ["cancelled"]
+
+
+def test_budget_zero_families_unknown_and_deep_only_on_long_budgets() -> None:
+    with pytest.raises(InputError, match="budget_minutes"):
+        auto(budget_minutes=0)
+    with pytest.raises(InputError, match="unknown families"):
+        auto(families=["nope"])
+    with pytest.raises(InputError, match="Unknown metric"):
+        auto(metric="NDCG")
+    short = families_for(auto(families=None, budget_minutes=5))
+    assert short == list(CHEAP) and short[0] == "ease"
+    assert "multvae" in families_for(auto(families=None, budget_minutes=60))
+
+
+def test_weight_grid_blends_at_least_two_models_and_sums_to_one() -> None:
+    grid = _weight_grid(3)
+    assert len(grid) == 12  # 15 quarter-compositions of 1 minus the 3 single-model corners
+    assert all(sum(w) == pytest.approx(1.0) and sum(x > 0 for x in w) >= 2 for w in grid)
+    assert len(_weight_grid(2)) == 9  # tenths: 0.1/0.9 ... 0.9/0.1
+
+
+def test_cli_tune_auto_prints_families_and_runs(syn: Store, capsys) -> None:
+    url = syn.engine.url.render_as_string(hide_password=False)
+    code = main(["tune", "--db", url, "--dataset", "syn", "--auto", "--budget", "0.1",
+                 "--families", "ease,item_knn", "--top", "2", "--json"])  # fmt: skip
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [f["rank"] for f in out["families"]] == [1, 2]
+    assert [r["kind"] for r in out["runs"]] == ["model", "model", "blend", "ranker"]
+    assert main(["tune", "--db", url, "--dataset", "syn", "--auto"]) == 2  # no budget
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
