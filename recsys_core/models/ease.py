@@ -27,6 +27,10 @@ _DENSE_COPIES = 3
 _MIRROR_BLOCK = 1024
 #: Below this many items the solve takes ~0.1 s on one thread: threads gain nothing there.
 SMALL_SOLVE = 3000
+#: The dense Gram product's limits: the dense copy of ``x`` (bytes), and its cost (nnz x
+#: items) relative to the sparse product's (sum of squared user degrees); see ``item_gram``.
+DENSE_GRAM_BYTES = 512 * 2**20
+DENSE_GRAM_RATIO = 20.0
 
 
 class EASEConfig(RecommenderConfig):
@@ -100,7 +104,7 @@ class EASE(Recommender):
         x = user_rows(train, np.arange(train.n_users), self.config.binarize)
         # float32 throughout, as LensKit does: the Cholesky solve runs about twice as fast
         # and needs half the memory; the weights were float32 already
-        gram = (x.T @ x).astype(np.float32).toarray()
+        gram = item_gram(x)
         gram[np.diag_indices_from(gram)] += self.config.reg
         report(progress, 1, 3, "item co-occurrence")
         with threadpool_limits(self.config.num_threads or solve_threads(train.n_items), "blas"):
@@ -155,6 +159,26 @@ class EASE(Recommender):
         pair = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
         contrib = rows.data.astype(np.float64) * self.weights_[rows.indices, items[pair]]
         return pair, rows.indices, contrib
+
+
+def item_gram(x: sp.csr_matrix) -> np.ndarray:
+    """``x.T @ x`` as a dense float32 matrix, by the faster of two exact products.
+
+    scipy's sparse times sparse builds and sorts every output index, which dominates when the
+    Gram matrix is nearly dense; sparse times the dense ``x`` streams whole rows instead.
+    Measured (best of 3, quiet machine): ML-latest-small 1.13 s vs 0.27 s, ml-100k-like 0.16 s
+    vs 0.02 s, 6,000 x 4,000 x 1M a tie (1.6 s); on sparse logs (50k x 8k x 1M) the dense
+    product is 20x slower. Its cost is nnz x items against the sparse product's sum of squared
+    user degrees: dense wins up to a ratio of about DENSE_GRAM_RATIO, while ``x`` fits densely.
+    """
+    n_users, n_items = x.shape
+    degrees = np.diff(x.indptr).astype(np.float64)
+    dense_cost = float(x.nnz) * n_items
+    fits = 4 * n_users * n_items <= DENSE_GRAM_BYTES
+    if fits and dense_cost <= DENSE_GRAM_RATIO * float(degrees @ degrees):
+        x32 = x.astype(np.float32)
+        return np.asarray(x32.T.tocsr() @ x32.toarray(), dtype=np.float32)
+    return (x.T @ x).astype(np.float32).toarray()
 
 
 def solve_threads(n_items: int) -> int:
