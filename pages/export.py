@@ -13,6 +13,8 @@ from recsys_core.columns import Columns
 from recsys_core.errors import InputError
 from recsys_core.export import export_table, to_csv_bytes, to_parquet_bytes, write_db_table
 from recsys_core.jobs import selection as core
+from recsys_core.models.registry import REGISTRY
+from recsys_core.serving.howto import serve_howto
 
 ALL, BUCKET, PASTED = "All test users", "Users by activity", "A list of user ids"
 PREVIEW_ROWS = 1_000
@@ -125,6 +127,33 @@ def export(runs: list[Run]) -> None:
         return
     downloads(table)
     to_database(table)
+    serve_section(runs[0], table)
+
+
+def serve_section(run: Run, table: pd.DataFrame) -> None:
+    """The command that serves the run over HTTP, with curl examples using its own ids."""
+    rows = table[table[Columns.run] == run.id]
+    if rows.empty:
+        return
+    family = REGISTRY.get(run.model)
+    user = str(rows[Columns.user].iloc[0])
+    items = rows.loc[rows[Columns.user] == rows[Columns.user].iloc[0], Columns.item]
+    howto = serve_howto(
+        run.id,
+        run.model,
+        bool(family is not None and family.folds_in),
+        get_store().url,
+        user,
+        items.astype(str).tolist(),
+    )
+    with st.expander(f"Serve run {run.id} over HTTP (a real-time API)", icon=":material/api:"):
+        st.caption(howto.note)
+        st.code(howto.command, language="bash")
+        st.markdown(f"A known user (`{user}`), with reasons:")
+        st.code(howto.curl_user, language="bash")
+        if howto.curl_history is not None:
+            st.markdown("A new user's history, scored on the fly:")
+            st.code(howto.curl_history, language="bash")
 
 
 page_header("Export")

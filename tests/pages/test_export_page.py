@@ -127,3 +127,15 @@ def test_reason_checkbox_adds_a_plain_reason_per_row(app_env: Workspace) -> None
     parquet = pd.read_parquet(io.BytesIO(_downloaded(at, "Download Parquet")))
     assert list(parquet.columns) == [*WITH_TITLE, "reason"]
     assert parquet["reason"].str.len().gt(10).all()
+
+
+def test_serve_section_shows_the_command_and_requests_for_the_chosen_run(
+    open_page: Callable[[str], AppTest], workspace: Workspace
+) -> None:
+    at = _choose(open_page("export"), workspace, k=3)
+    run = workspace.runs["most_popular"]
+    user = str(at.dataframe[0].value[Columns.user].iloc[0])
+    codes = [c.value for c in at.code]
+    assert any(c.startswith(f".venv/bin/recsys serve --run {run.id} ") for c in codes)
+    assert any(f"/users/{user}/recommendations?k=10&explain=true" in c for c in codes)
+    assert any("-X POST" in c for c in codes)  # most popular scores posted histories
