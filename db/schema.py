@@ -196,9 +196,13 @@ class ExportTable(Base):
     user_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     rank: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[str] = mapped_column(String(512))
+    #: the item's display name, when the dataset's items have one (as in the file exports)
+    title: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float] = mapped_column(Float)
     model: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: the row's plain-words reason, when the export asked for reasons
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ExperimentTable(Base):

@@ -157,7 +157,11 @@ def write_file(frame: pd.DataFrame, path: str) -> None:
 
 
 def write_db_table(store: Store, name: str, frame: pd.DataFrame) -> int:
-    """Store the table under ``name`` in ``exported_recommendations`` (replacing that name)."""
+    """Store the table under ``name`` in ``exported_recommendations`` (replacing that name).
+
+    The title and reason columns travel too when the table has them, so a table read back
+    from the database says what the downloaded file says.
+    """
     from db.bulk import bulk_insert
 
     name = name.strip()
@@ -177,5 +181,15 @@ def write_db_table(store: Store, name: str, frame: pd.DataFrame) -> int:
                 "score": frame[Columns.score].to_numpy(np.float64),
                 "model": frame[Columns.model].astype(str).tolist(),
                 "created_at": pd.to_datetime(frame[Columns.created_at], utc=True).tolist(),
+                "title": _optional_text(frame, "title"),
+                "reason": _optional_text(frame, "reason"),
             },
         )
+
+
+def _optional_text(frame: pd.DataFrame, column: str) -> list[str | None]:
+    """A text column as a list with None for missing cells (or all None without the column)."""
+    if column not in frame:
+        return [None] * len(frame)
+    values = frame[column]
+    return values.astype(str).where(values.notna(), None).tolist()

@@ -113,11 +113,18 @@ def test_write_to_database_stores_the_table_under_its_name(
     at.button(key="FormSubmitter:export_db-Write to the database").click().run()
     assert not at.exception
     assert any(f"Wrote {n_rows:,} rows under the name 'weekly_push'" in s.value for s in at.success)
+    shown = at.dataframe[0].value
     store = workspace.store()
     with store.engine.connect() as conn:
-        q = text("SELECT count(*) FROM exported_recommendations WHERE export_name = 'weekly_push'")
-        assert conn.execute(q).scalar_one() == n_rows
+        q = text(
+            "SELECT user_id, item_id, title, reason FROM exported_recommendations "
+            "WHERE export_name = 'weekly_push'"
+        )
+        stored = pd.DataFrame(conn.execute(q).fetchall(), columns=["user", "item", "title", "r"])
     store.dispose()
+    assert len(stored) == n_rows and stored["r"].isna().all()  # no reasons were asked for
+    titles = dict(zip(shown[Columns.item].astype(str), shown["title"], strict=False))
+    assert stored["title"].notna().all() and (stored["title"] == stored["item"].map(titles)).all()
 
 
 def test_reason_checkbox_adds_a_plain_reason_per_row(app_env: Workspace) -> None:
@@ -139,3 +146,19 @@ def test_serve_section_shows_the_command_and_requests_for_the_chosen_run(
     assert any(c.startswith(f".venv/bin/recsys serve --run {run.id} ") for c in codes)
     assert any(f"/users/{user}/recommendations?k=10&explain=true" in c for c in codes)
     assert any("-X POST" in c for c in codes)  # most popular scores posted histories
+
+
+def test_database_table_keeps_the_reasons_when_asked(
+    open_page: Callable[[str], AppTest], workspace: Workspace
+) -> None:
+    at = _choose(open_page("export"), workspace, k=2)
+    at.checkbox(key="export_reasons").check().run()
+    at.text_input(key="export_name").set_value("with_reasons")
+    at.button(key="FormSubmitter:export_db-Write to the database").click().run()
+    assert not at.exception
+    store = workspace.store()
+    with store.engine.connect() as conn:
+        q = text("SELECT reason FROM exported_recommendations WHERE export_name = 'with_reasons'")
+        reasons = [r for (r,) in conn.execute(q)]
+    store.dispose()
+    assert reasons and all(r and len(r) > 10 for r in reasons)
