@@ -192,4 +192,4 @@ def _optional_text(frame: pd.DataFrame, column: str) -> list[str | None]:
     if column not in frame:
         return [None] * len(frame)
     values = frame[column]
-    return values.astype(str).where(values.notna(), None).tolist()
+    return list(values.astype(str).where(values.notna(), None))
