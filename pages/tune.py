@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from pages._tune_auto import auto_settings, auto_tables, show_auto
 from pages._ui import dataset_picker, get_store, page_header
 from recsys_core.errors import InputError
 from recsys_core.evaluation.ranking import accuracy_metrics
@@ -28,6 +29,7 @@ from recsys_core.tuning import (
     table_overrides,
     tune,
 )
+from recsys_core.tuning_auto import AutoResult, AutoSpec, find_best
 
 METRICS = [m.label for m in accuracy_metrics([5, 10, 20])]
 
@@ -85,11 +87,13 @@ class TuneJob:
     whole value, so a reader never sees half an update.
     """
 
-    spec: TuneSpec
+    spec: TuneSpec | AutoSpec
     stop: threading.Event = field(default_factory=threading.Event)
     trials: pd.DataFrame | None = None
+    #: "Find the best model": the families ranked so far and the runs trained so far.
+    tables: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None)
     progress: tuple[int, int, str] = (0, 0, "starting")
-    result: TuneResult | None = None
+    result: TuneResult | AutoResult | None = None
     error: str | None = None
     thread: threading.Thread | None = None
 
@@ -98,8 +102,9 @@ class TuneJob:
         return self.thread is not None and self.thread.is_alive()
 
 
-def start(spec: TuneSpec) -> TuneJob:
-    """Start the search in a daemon thread; the page stays usable and shows it live."""
+def start(spec: TuneSpec | AutoSpec) -> TuneJob:
+    """Start the search (one model, or every family) in a daemon thread; the page stays
+    usable and shows it live."""
     job = TuneJob(spec)
     store = get_store()  # fetched here: cached resources need the page's script context
 
@@ -108,7 +113,10 @@ def start(spec: TuneSpec) -> TuneJob:
 
     def work() -> None:
         try:
-            job.result = tune(store, spec, report, stop=stop, on_trial=job_trials, detail=True)
+            if isinstance(spec, AutoSpec):
+                job.result = find_best(store, spec, report, stop=stop, on_update=job_tables)
+            else:
+                job.result = tune(store, spec, report, stop=stop, on_trial=job_trials, detail=True)
         except InputError as exc:
             job.error = str(exc)
         except Exception as exc:  # shown on the page rather than lost in a thread
@@ -117,9 +125,13 @@ def start(spec: TuneSpec) -> TuneJob:
     def job_trials(frame: pd.DataFrame) -> None:
         job.trials = frame
 
+    def job_tables(families: pd.DataFrame, runs: pd.DataFrame) -> None:
+        job.tables = (families, runs)
+
     stop = _stop_rule(job)
 
-    job.thread = threading.Thread(target=work, name=f"tune-{spec.model}", daemon=True)
+    name = "auto" if isinstance(spec, AutoSpec) else spec.model
+    job.thread = threading.Thread(target=work, name=f"tune-{name}", daemon=True)
     job.thread.start()
     return job
 
@@ -154,7 +166,10 @@ def live(job: TuneJob) -> None:
     c1.progress(min(done / total, 1.0) if total else 0.0, label)
     if c2.button("Cancel", key="tune_cancel", icon=":material/stop:", disabled=job.stop.is_set()):
         job.stop.set()
-    trials_so_far(job.trials, job.spec.metric)
+    if isinstance(job.spec, AutoSpec):
+        auto_tables(*job.tables, job.spec.metric)
+    else:
+        trials_so_far(job.trials, job.spec.metric)
 
 
 def trials_so_far(trials: pd.DataFrame | None, metric: str) -> None:
@@ -174,6 +189,11 @@ def finished(job: TuneJob) -> None:
         return
     if job.result is None:
         return
+    if isinstance(job.result, AutoResult):
+        assert isinstance(job.spec, AutoSpec)
+        show_auto(job.spec, job.result)
+        return
+    assert isinstance(job.spec, TuneSpec)
     if job.result.cancelled:
         st.info(
             f"Cancelled after {len(job.result.trials)} of {job.spec.n_trials} trials; "
@@ -228,11 +248,17 @@ page_header("Tune")
 picked = dataset_picker("tune")
 if picked is not None:
     ds, version = picked
-    spec = settings(ds.name, version.version)
+    mode = st.radio("Search", ["One model", "Find the best model"], horizontal=True,
+                    key="tune_mode")  # fmt: skip
+    search: TuneSpec | AutoSpec | None = (
+        auto_settings(ds.name, version.version)
+        if mode == "Find the best model"
+        else settings(ds.name, version.version)
+    )
     job: TuneJob | None = st.session_state.get("tune_job")
     busy = job is not None and job.running
-    if st.button("Start", disabled=spec is None or busy, icon=":material/tune:") and spec:
-        job = st.session_state["tune_job"] = start(spec)
+    if st.button("Start", disabled=search is None or busy, icon=":material/tune:") and search:
+        job = st.session_state["tune_job"] = start(search)
     if job is not None:
         if job.running:
             live(job)
