@@ -32,6 +32,12 @@ def _table(
     return export_table(get_store(), run_ids, k, users, explanations=reasons)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _files(table: pd.DataFrame) -> tuple[bytes, bytes]:
+    """CSV and Parquet bytes, built once per table for every session (CSV is half a rerun)."""
+    return to_csv_bytes(table), to_parquet_bytes(table)
+
+
 def pick_runs(dataset_id: int, version_id: int) -> list[Run]:
     """Runs to export, the best on the primary metric preselected."""
     options = version_runs(dataset_id, version_id)
@@ -60,10 +66,11 @@ def pick_users(runs: list[Run]) -> tuple[str, ...] | None:
 
 
 def downloads(table: pd.DataFrame) -> None:
+    csv, parquet = _files(table)
     c1, c2 = st.columns(2)
     c1.download_button(
         "Download CSV",
-        to_csv_bytes(table),
+        csv,
         file_name="recommendations.csv",
         mime="text/csv",
         icon=":material/download:",
@@ -71,7 +78,7 @@ def downloads(table: pd.DataFrame) -> None:
     )
     c2.download_button(
         "Download Parquet",
-        to_parquet_bytes(table),
+        parquet,
         file_name="recommendations.parquet",
         mime="application/vnd.apache.parquet",
         icon=":material/download:",
