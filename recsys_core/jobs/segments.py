@@ -10,7 +10,7 @@ import pandas as pd
 
 from recsys_core.evaluation.segments import (
     metrics_by_segment,
-    recall_by_item_segment,
+    recall_by_item_segments,
     segment_items,
     segment_users,
 )
@@ -57,10 +57,10 @@ def segment_report(
     column = category_column(parts.train.item_features)
     if column is not None:
         item_views.append((f"item {column}", _category_segments(parts, column)))
-    for view, segments in item_views:
-        seg = recall_by_item_segment(
-            top_items, users, parts, segments, k, relevance_threshold=spec.relevance_threshold
-        )
+    recalls = recall_by_item_segments(
+        top_items, users, parts, dict(item_views), k, relevance_threshold=spec.relevance_threshold
+    )
+    for view, seg in recalls.items():
         frames.append(seg.assign(view=view, metric=f"Recall@{k}"))
         report(progress, min(len(frames), n_views - 1), n_views, view)
     out = pd.concat(frames, ignore_index=True)
