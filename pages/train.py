@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import plotly.express as px
@@ -22,6 +23,7 @@ from recsys_core.errors import InputError
 from recsys_core.jobs import runs as jobs
 from recsys_core.jobs.analysis import display_label, list_runs, runs_table
 from recsys_core.jobs.runs import progress_label
+from recsys_core.jobs.spec import SPARK_MODELS, engine_advice
 from recsys_core.jobs.worker import ensure_worker, retry_run
 from recsys_core.models.registry import REGISTRY
 from recsys_core.splitting import timeline
@@ -122,6 +124,17 @@ def evaluation_section() -> dict:
         st.warning(SAMPLED_CAVEAT, icon=":material/warning:")
     return {"ks": ks, "relevance_threshold": threshold, "protocol": protocol,
             "n_recommendations": n_recs, "explain_top": explain_top}  # fmt: skip
+
+
+def engine_choice(n_interactions: int) -> str:
+    """Local or Spark: offered only when the workers have a cluster (RECSYS_SPARK_MASTER)."""
+    if not os.environ.get("RECSYS_SPARK_MASTER"):
+        return "local"
+    engine = st.radio("Engine", ["local", "spark"], horizontal=True, key="engine",
+                      help=f"Spark runs {', '.join(SPARK_MODELS)} on "
+                      f"{os.environ['RECSYS_SPARK_MASTER']}.")  # fmt: skip
+    st.caption(engine_advice(n_interactions))
+    return str(engine)
 
 
 def queue(dataset: str, version: int, split_part: dict, models: dict, evaluation: dict) -> None:
@@ -288,6 +301,7 @@ if picked is not None:
         models = models_section()
     st.subheader("Evaluation")
     evaluation = evaluation_section()
+    evaluation["engine"] = engine_choice(version.n_interactions)
     ready = split_part is not None and bool(models) and bool(evaluation["ks"])
     if st.button("Queue runs", type="primary", disabled=not ready, icon=":material/play_arrow:"):
         queue(ds.name, version.version, split_part or {}, models, evaluation)

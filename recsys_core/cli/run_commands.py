@@ -33,6 +33,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--explain-top", type=int, default=3, help="ranks per user stored with their reason"
     )
     p.add_argument("--label")
+    p.add_argument(
+        "--engine",
+        choices=["local", "spark"],
+        default="local",
+        help="where to compute: here, or Spark at $RECSYS_SPARK_MASTER (als, most_popular, "
+        "item_knn)",
+    )
     p.add_argument("--queue", action="store_true", help="hand it to the worker and return")
     p.set_defaults(handler=cmd_train)
 
@@ -107,6 +114,7 @@ def cmd_train(args: argparse.Namespace, store: Store) -> dict[str, Any]:
             "n_recommendations": args.top_n,
             "explain_top": args.explain_top,
             "label": args.label,
+            "engine": args.engine,
         }
     )
     if args.queue:
@@ -119,7 +127,7 @@ def _finish(store: Store, spec: RunSpec) -> dict[str, Any]:
     from recsys_core.jobs import runs as jobs
     from recsys_core.jobs.summary import run_summary
 
-    run = jobs.train(store, spec)
+    run = jobs.train(store, spec, engines=_engines())
     if run.status != "done":
         raise InputError(f"Run {run.id} {run.status}: {run.error}")
     metrics = run_summary(run).metrics
@@ -205,8 +213,24 @@ def cmd_export(args: argparse.Namespace, store: Store) -> dict[str, Any]:
 def cmd_worker(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     from recsys_core.jobs.worker import run_worker
 
-    n = run_worker(store, once=args.once, max_idle_s=args.max_idle)
+    n = run_worker(store, once=args.once, max_idle_s=args.max_idle, engines=_engines())
     return {"runs_processed": n, "_text": f"Processed {n} run(s)."}
+
+
+def _engines() -> dict[str, Any]:
+    """The engines this process drives: Spark's stage, loading pyspark on its first run only."""
+
+    def spark(*args: Any) -> Any:
+        try:
+            from recsys_core.engines.spark import spark_stage
+        except ImportError as exc:
+            raise InputError(
+                f"This run needs the Spark engine, which is not installed here ({exc}): "
+                "`pip install '.[spark]'` and Java 17."
+            ) from None
+        return spark_stage(*args)
+
+    return {"spark": spark}
 
 
 def cmd_retry(args: argparse.Namespace, store: Store) -> dict[str, Any]:

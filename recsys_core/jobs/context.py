@@ -68,10 +68,12 @@ def run_spec(run: Run) -> RunSpec:
     return RunSpec.model_validate(run.spec)
 
 
-def split_key(run: Run) -> tuple[int, str, int]:
+def split_key(run: Run) -> tuple[int, str, int, str]:
     """What determines a run's split: runs with equal keys share train and test sides."""
     spec = run_spec(run)
-    return run.version_id, spec.split.model_dump_json(), spec.seed
+    # Spark draws a random split by hash, not numpy's stream: another split than local's
+    drawn = "spark" if spec.engine == "spark" and spec.split.kind == "random" else "local"
+    return run.version_id, spec.split.model_dump_json(), spec.seed, drawn
 
 
 def run_split(store: Store, run: Run) -> Split:
@@ -84,7 +86,7 @@ def run_split(store: Store, run: Run) -> Split:
 
     def build() -> Split:
         inter = load_interactions(store, run.dataset_id, spec.version)
-        return split_for(inter, spec.split, spec.seed)
+        return split_for(inter, spec.split, spec.seed, spec.engine)
 
     # the version's creation time guards against an id reused after a dataset was deleted
     key = (*split_key(run), version.id, version.created_at)

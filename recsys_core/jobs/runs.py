@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,6 +63,13 @@ class Cancelled(RecsysError):
     """Raised inside a run when the analyst cancelled it."""
 
 
+#: A run's fit-and-rank on another engine than this process (e.g. Spark): given the spec,
+#: the version's interactions, the split, the test users, the progress reporter and the
+#: timings to add to, it returns a local model (the run's artifact, for every reader) and
+#: each test user's top list (items, scores), as ``top_lists`` would.
+EngineStage = Callable[..., tuple[Recommender, np.ndarray, np.ndarray]]
+
+
 def submit(store: Store, spec: RunSpec) -> Run:
     """Queue a run for a worker; checks the dataset and model first, so bad specs store nothing."""
     ds, version = resolve(store, spec.dataset, spec.version)
@@ -79,15 +86,31 @@ def submit(store: Store, spec: RunSpec) -> Run:
         )
 
 
-def train(store: Store, spec: RunSpec, *, worker: str = "inline") -> Run:
+def train(
+    store: Store,
+    spec: RunSpec,
+    *,
+    worker: str = "inline",
+    engines: Mapping[str, EngineStage] | None = None,
+) -> Run:
     """Submit and execute at once (the CLI's synchronous ``recsys train``)."""
     run = submit(store, spec)
     with run_heartbeat(store, run.id):  # no worker beats for it: readers must see it alive
-        return execute(store, run.id, worker=worker)
+        return execute(store, run.id, worker=worker, engines=engines)
 
 
-def execute(store: Store, run_id: int, *, worker: str = "inline") -> Run:
-    """Run a stored spec to the end; a failure leaves a failed run with its error and no results."""
+def execute(
+    store: Store,
+    run_id: int,
+    *,
+    worker: str = "inline",
+    engines: Mapping[str, EngineStage] | None = None,
+) -> Run:
+    """Run a stored spec to the end; a failure leaves a failed run with its error and no results.
+
+    ``engines`` maps engine names other than "local" to their stage (the CLI's worker passes
+    Spark's); a run asking for an engine this process lacks fails with a message saying so.
+    """
     with store.session() as s:
         repo = RunRepository(s)
         run = repo.get(run_id)
@@ -97,7 +120,7 @@ def execute(store: Store, run_id: int, *, worker: str = "inline") -> Run:
             repo.start(run_id, worker)
     try:
         progress = _Reporter(store, run_id)
-        result = _compute(store, run, progress)
+        result = _compute(store, run, progress, engines or {})
         progress(0, 1, f"{len(result.recommendations):,} recommendations")
         with store.session() as s:
             _save(RunRepository(s), run_id, result)
@@ -145,10 +168,12 @@ class _Reporter:
         self(0, 1, "")
 
     @contextmanager
-    def ticking(self, stage: str) -> Iterator[None]:
+    def ticking(self, stage: str, on_cancel: Callable[[], None] | None = None) -> Iterator[None]:
         """A phase that cannot report from inside (reading the store, the model's own report,
-        the model file): a thread writes the seconds spent every ``TICK_S``, so the bar's label
-        keeps moving; a cancel it sees is raised when the phase ends."""
+        the model file, jobs on another engine): a thread writes the seconds spent every
+        ``TICK_S``, so the bar's label keeps moving; a cancel it sees is raised when the phase
+        ends. ``on_cancel`` is called at once from that thread (e.g. to stop Spark's jobs, which
+        then fail the phase: that failure is raised as the cancel it is)."""
         self.enter(stage)
         stop, cancelled, start = threading.Event(), threading.Event(), time.monotonic()
 
@@ -158,11 +183,18 @@ class _Reporter:
                 with self.store.session() as s:
                     if RunRepository(s).progress(self.run_id, 0, 1, text):
                         cancelled.set()
+                if cancelled.is_set() and on_cancel is not None:
+                    on_cancel()
+                    return
 
         thread = threading.Thread(target=tick, name=f"progress-run-{self.run_id}", daemon=True)
         thread.start()
         try:
             yield
+        except Exception:
+            if cancelled.is_set():
+                raise Cancelled("cancelled") from None
+            raise
         finally:
             stop.set()
             thread.join()
@@ -183,7 +215,12 @@ def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
     timings[key] = round(timings.get(key, 0.0) + time.perf_counter() - start, 3)
 
 
-def _compute(store: Store, run: Run, progress: _Reporter) -> RunResult:
+def _compute(
+    store: Store,
+    run: Run,
+    progress: _Reporter,
+    engines: Mapping[str, EngineStage] | None = None,
+) -> RunResult:
     """load -> split -> fit -> top-N once -> metrics, intervals, segments from those lists ->
     reasons -> model report -> model file. Nothing is written to the store here."""
     spec = RunSpec.model_validate(run.spec)
@@ -192,13 +229,23 @@ def _compute(store: Store, run: Run, progress: _Reporter) -> RunResult:
         with progress.ticking("loading"):
             inter = load_interactions(store, run.dataset_id, spec.version)
         progress.enter("splitting")
-        parts = split_for(inter, spec.split, spec.seed)
-    progress.enter("fitting")
-    with _timed(timings, "fit_s"):
-        model = _fit(store, spec, parts, progress)
+        parts = split_for(inter, spec.split, spec.seed, spec.engine)
     test_users = np.unique(parts.test.users)
+    if spec.engine == "local":
+        progress.enter("fitting")
+        with _timed(timings, "fit_s"):
+            model = _fit(store, spec, parts, progress)
+        with _timed(timings, "evaluate_s"):
+            top_items, top_scores = _top_lists(model, test_users, spec, progress)
+    elif spec.engine in (engines or {}):
+        stage = (engines or {})[spec.engine]
+        model, top_items, top_scores = stage(run, spec, inter, parts, test_users, progress, timings)
+    else:
+        raise InputError(
+            f"This worker has no {spec.engine} engine: start one with `recsys worker` where "
+            "RECSYS_SPARK_MASTER is set and pyspark is installed (`pip install .[spark]`)."
+        )
     with _timed(timings, "evaluate_s"):
-        top_items, top_scores = _top_lists(model, test_users, spec, progress)
         result = _metrics(model, parts, spec, test_users, top_items, progress)
     with _timed(timings, "ci_segments_s"):
         metrics = _with_ci(result.per_user, result.summary, spec.seed, progress)

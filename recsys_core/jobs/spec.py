@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from recsys_core.data.interactions import Interactions
@@ -13,6 +14,27 @@ from recsys_core.models.registry import make_model
 from recsys_core.rerank import RerankConfig, Reranked
 from recsys_core.splitting import Split, split
 from recsys_core.splitting.configs import RandomHoldout, SplitConfig
+from recsys_core.splitting.hashed import hashed_random_mask
+
+#: Models and split protocols the Spark engine runs (recsys_core/engines/spark).
+SPARK_MODELS = ("als", "most_popular", "item_knn")
+SPARK_SPLITS = ("random", "temporal", "leave_last_n", "predefined")
+#: Interactions up to which one machine is the better engine (BENCHMARKS.md, "Spark engine":
+#: at the ML-20M shape local ALS fits in about a minute; Spark's fixed costs dominate below).
+LOCAL_UP_TO = 25_000_000
+
+
+def engine_advice(n_interactions: int) -> str:
+    """Which engine suits a dataset of this size, in one sentence for the Train page."""
+    if n_interactions <= LOCAL_UP_TO:
+        return (
+            f"{n_interactions:,} interactions fit one machine: the local engine is faster here "
+            "(Spark adds tens of seconds of start-up and shuffles) and runs every model."
+        )
+    return (
+        f"{n_interactions:,} interactions: past about {LOCAL_UP_TO // 1_000_000}M one machine "
+        "runs short of memory for full evaluation; Spark (ALS, MostPopular, ItemKNN) scales out."
+    )
 
 
 class DerivedSpec(BaseModel):
@@ -57,6 +79,10 @@ class RunSpec(BaseModel):
     derived: DerivedSpec | None = Field(
         default=None, description="Set for runs built from other runs (blend or re-rank)."
     )
+    engine: Literal["local", "spark"] = Field(
+        default="local",
+        description="Where the run computes: this machine, or Spark ($RECSYS_SPARK_MASTER).",
+    )
 
     def build_model(self) -> Recommender:
         """The configured model (seeded from ``seed`` unless params set random_state)."""
@@ -74,15 +100,35 @@ def parse_spec(values: dict[str, Any]) -> RunSpec:
         raise InputError(f"k must be at least 1; got {min(spec.ks)}.")
     if spec.derived is None:
         spec.build_model()  # unknown model or parameter fails now, before anything is stored
+    if spec.engine == "spark":
+        _check_spark(spec)
     return spec
 
 
-def split_for(inter: Interactions, config: SplitConfig, seed: int) -> Split:
+def _check_spark(spec: RunSpec) -> None:
+    """What the Spark engine cannot run fails before anything is stored."""
+    if spec.derived is not None or spec.model not in SPARK_MODELS:
+        raise InputError(f"The Spark engine runs {', '.join(SPARK_MODELS)}; not {spec.model!r}.")
+    if spec.split.kind not in SPARK_SPLITS or spec.split.validation_fraction > 0:
+        raise InputError(
+            f"The Spark engine splits by {', '.join(SPARK_SPLITS)}, without a validation side."
+        )
+    if spec.protocol != "full":
+        raise InputError("The Spark engine evaluates by full ranking only.")
+
+
+def split_for(inter: Interactions, config: SplitConfig, seed: int, engine: str = "local") -> Split:
     """A run's split; the predefined protocol takes the train/test column stored at import.
 
     Training and every reader of a finished run (pages, export, explain) go through here,
-    so they see the same train and test sides.
+    so they see the same train and test sides. A random split on Spark is keyed by a hash
+    (:mod:`recsys_core.splitting.hashed`), which a cluster computes row by row.
     """
+    if engine == "spark" and isinstance(config, RandomHoldout):
+        mask = hashed_random_mask(
+            inter.users, inter.items, inter.n_users, inter.n_items, config.test_fraction, seed
+        )
+        return Split(inter.subset(np.flatnonzero(~mask)), inter.subset(mask), None, config)
     if config.kind != "predefined":
         return split(inter, config, seed)
     if inter.is_test is None:

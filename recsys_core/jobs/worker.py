@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from types import FrameType
@@ -31,7 +31,7 @@ from db import Store
 from db.engine import StoreError, default_home
 from db.runs import Run, RunRepository, beat_every_s
 from recsys_core.errors import InputError
-from recsys_core.jobs.runs import execute
+from recsys_core.jobs.runs import EngineStage, execute
 
 IDLE_SLEEP_S = 1.0
 log = logging.getLogger(__name__)
@@ -97,12 +97,19 @@ def _beat(
             log.warning("Worker %s missed a heartbeat: %s", worker, exc)
 
 
-def run_worker(store: Store, *, once: bool = False, max_idle_s: float | None = None) -> int:
+def run_worker(
+    store: Store,
+    *,
+    once: bool = False,
+    max_idle_s: float | None = None,
+    engines: Mapping[str, EngineStage] | None = None,
+) -> int:
     """Process queued runs until stopped; returns how many it ran.
 
     Args:
         once: return after the queue is empty (tests and scripts).
         max_idle_s: exit after this long with nothing to do (the app's auto-started worker).
+        engines: stages of the non-local engines this worker drives (e.g. Spark's).
     """
     worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     current: list[int | None] = [None]
@@ -118,7 +125,7 @@ def run_worker(store: Store, *, once: bool = False, max_idle_s: float | None = N
     done = [0]
     with _stop_on_signals():
         try:
-            _loop(store, worker, current, done, once, max_idle_s)
+            _loop(store, worker, current, done, once, max_idle_s, engines or {})
         except WorkerStopped as why:
             _hand_back(store, worker, str(why))
         finally:
@@ -137,6 +144,7 @@ def _loop(
     done: list[int],
     once: bool,
     max_idle_s: float | None,
+    engines: Mapping[str, EngineStage],
 ) -> None:
     """Claim and execute runs; ``current`` and ``done`` are shared with the beat and caller."""
     idle_since = time.monotonic()
@@ -151,7 +159,7 @@ def _loop(
             time.sleep(IDLE_SLEEP_S)
             continue
         current[0] = run.id
-        execute(store, run.id, worker=worker)
+        execute(store, run.id, worker=worker, engines=engines)
         current[0] = None
         done[0] += 1
         idle_since = time.monotonic()
