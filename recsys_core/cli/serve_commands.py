@@ -36,8 +36,8 @@ def cmd_serve(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     app = create_app(store, args.run, api_key=api_key)
     url = f"http://{args.host}:{args.port}"
     print(f"Serving run {args.run} on {url} (API docs: {url}/docs); Ctrl-C stops.", flush=True)
-    # Requests run side by side in the server's thread pool: a BLAS pool per request on top
-    # of that oversubscribes the cores (ALS answers went from ~1 ms to ~20 ms under load).
+    # Each answer is a small product: BLAS threads only spin and wait for each other there
+    # (ALS answers went from ~1 ms to ~20 ms under load with OpenBLAS's default pool).
     with threadpool_limits(1, "blas"):
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return {"run": args.run, "stopped": True, "_text": f"Stopped serving run {args.run}."}
