@@ -50,19 +50,22 @@ def spark_stage(
         path = export_interactions(inter, version_path(run.version_id, inter))
         df = read_interactions(spark, path)
         train = _train_side(df, spec, len(parts.test))
-    with _watched(spark, progress, f"spark: fitting {spec.model}"):
-        model, scorer, user_factors = _fit(spark, spec, train, parts, progress)
-    timings["fit_s"] = round(time.perf_counter() - start, 3)
-    start = time.perf_counter()
-    with _watched(spark, progress, "spark: ranking"):
-        binarize = model.config.binarize if isinstance(model, ItemKNN) else True
-        pairs = train_pairs(train, binarize)
-        width = max(spec.n_recommendations, *spec.ks)
-        items, scores = top_lists(spark, pairs, users, scorer, width, user_factors)
-    timings["rank_s"] = round(time.perf_counter() - start, 3)
-    train.unpersist()
-    if user_factors is not None:
-        user_factors.unpersist()
+    user_factors: DataFrame | None = None
+    try:  # cached frames are dropped on every way out: a worker's session outlives its runs
+        with _watched(spark, progress, f"spark: fitting {spec.model}"):
+            model, scorer, user_factors = _fit(spark, spec, train, parts, progress)
+        timings["fit_s"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        with _watched(spark, progress, "spark: ranking"):
+            binarize = model.config.binarize if isinstance(model, ItemKNN) else True
+            pairs = train_pairs(train, binarize)
+            width = max(spec.n_recommendations, *spec.ks)
+            items, scores = top_lists(spark, pairs, users, scorer, width, user_factors)
+        timings["rank_s"] = round(time.perf_counter() - start, 3)
+    finally:
+        train.unpersist()
+        if user_factors is not None:
+            user_factors.unpersist()
     return model, items, scores
 
 
