@@ -13,6 +13,9 @@ SCRIPTS = [
     "bench.bench_content",
     "bench.bench_app",
     "bench.bench_explain",
+    "bench.bench_reasons",
+    "bench.bench_pages",
+    "bench.bench_serve",
 ]
 
 if __name__ == "__main__":
