@@ -1,4 +1,7 @@
-"""Matrix factorisation for implicit feedback through the ``implicit`` package (CPU)."""
+"""Matrix factorisation for implicit feedback: ALS through the ``implicit`` package (CPU).
+
+The shared factor-model base lives here too; BPR (:mod:`recsys_core.models.bpr`) builds on it.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,11 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
-from implicit.cpu.bpr import BayesianPersonalizedRanking
 from pydantic import Field
 from threadpoolctl import threadpool_limits
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.models._history import binarized
-from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts, history_dots
 from recsys_core.models.knn import user_rows
@@ -67,35 +68,6 @@ class ALSConfig(_FactorConfig):
             "as a missing one (implicit's convention; 1 weighs them alike)."
         ),
         json_schema_extra=prior(0.1, 100, log=True),
-    )
-
-
-class BPRConfig(_FactorConfig):
-    """Rendle et al.'s pairwise ranking loss, trained by SGD on sampled negatives."""
-
-    #: 60, not implicit's 100: on validation splits carved from training (seed 42) NDCG@10
-    #: peaks near 50-60 passes and falls after (943 x 1682 x 100k synthetic: .232 at 60,
-    #: .171 at 100; MovieLens latest-small: .150 against .141).
-    epochs: int = Field(
-        60,
-        ge=1,
-        le=5000,
-        description="Passes of sampled (user, pos, neg).",
-        json_schema_extra=prior(20, 200, log=True),
-    )
-    learning_rate: float = Field(
-        0.01,
-        gt=0.0,
-        le=10.0,
-        description="SGD step size; too large diverges.",
-        json_schema_extra=prior(1e-3, 0.3, log=True),
-    )
-    reg: float = Field(
-        0.01,
-        ge=0.0,
-        le=1e4,
-        description="L2 penalty on the factors.",
-        json_schema_extra=prior(1e-5, 0.1, log=True),
     )
 
 
@@ -242,42 +214,3 @@ class ALS(_FactorModel):
         pair, keys, data, dots = history_dots(rows, y, solved, inverse)
         contrib = self.config.alpha * data.astype(np.float64) * dots
         return PairParts.build(pair, keys, contrib, len(users))
-
-
-class BPR(_FactorModel):
-    """Bayesian personalised ranking; item factors carry a bias column (user side is 1)."""
-
-    name: ClassVar[str] = "bpr"
-    config_class: ClassVar[type[RecommenderConfig]] = BPRConfig
-    #: By history items, approximately: see :meth:`explain_parts`.
-    explains: ClassVar[bool] = True
-    approximate_explanations: ClassVar[bool] = True
-
-    config: BPRConfig
-
-    def _make(self) -> BayesianPersonalizedRanking:
-        c = self.config
-        return BayesianPersonalizedRanking(
-            factors=c.embedding_size,
-            learning_rate=c.learning_rate,
-            regularization=c.reg,
-            iterations=c.epochs,
-            num_threads=c.num_threads,
-            random_state=c.random_state,
-        )
-
-    def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
-        """History items' parts of the factor product (see :mod:`recsys_core.models._latent`).
-
-        The item-bias column is left out of the projection: the item's bias, and whatever
-        taste the history does not show, stay in the explanation's residual.
-        """
-        row = self.train_.matrix[user]
-        return latent_history_parts(
-            self.user_factors_[user, :-1], self.item_factors_[:, :-1], row.indices, item
-        )
-
-    def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
-        """:meth:`explain_parts` of every pair (one NNLS per distinct user)."""
-        vectors = (self.user_factors_[:, :-1], self.item_factors_[:, :-1])
-        return latent_parts_many(*vectors, self.train_.matrix, (users, items))

@@ -12,13 +12,14 @@ from recsys_core.models._lookup import REGISTRY, make_model
 from recsys_core.models._persist import read_model, restore
 from recsys_core.models.base import Recommender
 from recsys_core.models.bias import BiasBaseline
+from recsys_core.models.bpr import BPR
 from recsys_core.models.content import ContentBased
 from recsys_core.models.deep import Fusion, NeuMF, TwoTower
 from recsys_core.models.deep.multvae import MultVAE
 from recsys_core.models.ease import EASE
 from recsys_core.models.hybrid import Hybrid
 from recsys_core.models.ials import IALS
-from recsys_core.models.implicit_mf import ALS, BPR
+from recsys_core.models.implicit_mf import ALS
 from recsys_core.models.knn import ItemKNN, UserKNN
 from recsys_core.models.popular import MostPopular, Random
 from recsys_core.models.ranker import TwoStageRanker

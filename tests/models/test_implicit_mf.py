@@ -1,4 +1,4 @@
-"""ALS and BPR through implicit: reproducibility, progress per epoch, scores from factors."""
+"""ALS (implicit) and BPR (numpy SGD): reproducibility, progress per epoch, scores from factors."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_als_seed_changes_the_factors(random_data: Interactions) -> None:
 
 
 def test_bpr_single_thread_refit_is_reproducible(random_data: Interactions) -> None:
-    """BPR's multi-threaded SGD races by design (Hogwild); one thread makes it reproducible."""
+    """BPR's SGD draws from its seed only, so a refit gives the same factors."""
     a = BPR(embedding_size=8, epochs=5, num_threads=1).fit(random_data)
     b = BPR(embedding_size=8, epochs=5, num_threads=1).fit(random_data)
     np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
