@@ -26,7 +26,7 @@ from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.base import RecommenderConfig
 from recsys_core.models.explanation import PairParts
 from recsys_core.models.implicit_mf import _FactorConfig, _FactorModel
-from recsys_core.models.priors import prior
+from recsys_core.models.priors import NOT_SEARCHED, prior
 from recsys_core.progress import Progress, report
 
 __all__ = ["BPR", "BPRConfig", "bpr_sgd"]
@@ -70,9 +70,15 @@ class BPRConfig(_FactorConfig):
             "Triples per vectorised SGD step: 1 is plain sequential SGD; larger is faster, "
             "each step's triples reading the same parameters."
         ),
+        json_schema_extra=NOT_SEARCHED,
     )
     num_threads: int = Field(
         0, ge=0, le=256, description="Kept so older runs load; the numpy SGD uses one thread."
+    )
+    binarize: bool = Field(
+        True,
+        description="Kept so older runs load: every interaction is a positive, whatever its value.",
+        json_schema_extra=NOT_SEARCHED,
     )
 
 
