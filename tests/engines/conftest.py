@@ -16,7 +16,7 @@ pytest.importorskip("pyspark")
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     """Small shuffles, no UI, a modest driver: the suite's Spark time stays in minutes."""
-    os.environ["RECSYS_SPARK_SHUFFLE_PARTITIONS"] = "4"
+    os.environ["RECSYS_SPARK_SHUFFLE_PARTITIONS"] = "2"
     os.environ["RECSYS_SPARK_DRIVER_MEMORY"] = "1g"
     from recsys_core.engines.spark import spark_session
 

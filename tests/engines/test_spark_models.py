@@ -33,10 +33,6 @@ def _spark_sides(spark, inter: Interactions, tmp_path, config=None, seed: int = 
     return marked.filter(~F.col("test")), marked.filter(F.col("test"))
 
 
-def _spark_train(spark, inter: Interactions, tmp_path):
-    return _spark_sides(spark, inter, tmp_path)[0].cache()
-
-
 def _assert_spark_metrics_equal_local(spark, sides, lists, local_lists, users, parts):
     """Metrics computed in Spark from Spark's lists == evaluate_topk of the local lists."""
     from recsys_core.engines.spark.ranking import relevant_pairs, spark_metrics
@@ -94,17 +90,20 @@ def _light_users(inter: Interactions, most: int) -> Interactions:
     [KNNConfig(n_neighbors=20), KNNConfig(similarity="jaccard", n_neighbors=10_000)],
     ids=["cosine-top20", "jaccard-unpruned"],
 )
-def test_item_knn_equals_local(spark, movielens, config, tmp_path):
+def test_item_knn_equals_local(spark, movielens, config, tmp_path, monkeypatch):
+    from recsys_core.engines.spark import models
     from recsys_core.engines.spark.models import fit_item_knn, train_pairs
     from recsys_core.engines.spark.ranking import Scorer
 
     inter = _light_users(movielens, 40)
+    monkeypatch.setattr(models, "KNN_BLOCK_ITEMS", inter.n_items // 2 + 1)  # two blocks
     parts = split(inter, LeaveLastN(n=1), 0)
-    train = _spark_train(spark, inter, tmp_path)
+    sides = _spark_sides(spark, inter, tmp_path)
+    train = sides[0].cache()
     blocks: list[tuple[int, int]] = []
     ours = fit_item_knn(train, config, inter.n_items, on_block=lambda d, t: blocks.append((d, t)))
     theirs = pruned_similarity(parts.train.matrix, config)
-    assert blocks[-1][0] == blocks[-1][1] >= 2  # several blocks of targets
+    assert blocks == [(1, 2), (2, 2)]  # targets in blocks, each reported
     assert ours.nnz == theirs.nnz > 0
     # per target, the kept values agree (which of several tied sources is kept may differ)
     ours_c, theirs_c = ours.tocsc(), theirs.tocsc()
@@ -120,7 +119,6 @@ def test_item_knn_equals_local(spark, movielens, config, tmp_path):
         frame, items, _ = _lists(spark, pairs, users, Scorer(inter.n_items, similarity=ours), 20)
         local_items, _ = local.topk(users, 20)
         np.testing.assert_array_equal(items, local_items)
-        sides = _spark_sides(spark, inter, tmp_path)
         _assert_spark_metrics_equal_local(spark, sides, frame, local_items, users, parts)
 
 

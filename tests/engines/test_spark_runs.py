@@ -32,6 +32,13 @@ def syn(store: Store) -> Store:
     return store
 
 
+@pytest.fixture
+def syn_sqlite(sqlite_store: Store) -> Store:
+    """Cancel goes through the run's progress rows, tested on both stores in tests/jobs."""
+    import_dataset(sqlite_store, "syn", synthetic(200, 120, 6000, seed=3))
+    return sqlite_store
+
+
 def run(*argv: str) -> tuple[int, dict, str]:
     """One CLI command in-process: (exit code, its --json output or {}, stderr)."""
     import contextlib
@@ -117,7 +124,8 @@ def test_a_spark_run_without_the_engine_fails_with_a_message(syn) -> None:
     assert done.status == "failed" and "no spark engine" in (done.error or "")
 
 
-def test_cancel_stops_the_spark_jobs(spark, syn) -> None:
+def test_cancel_stops_the_spark_jobs(spark, syn_sqlite) -> None:
+    syn = syn_sqlite
     spec = jobs.parse_spec(
         {"dataset": "syn", "model": "als", "params": {"epochs": 200}, "engine": "spark"}
     )
