@@ -1,0 +1,121 @@
+"""The two-stage ranker's candidates and their features: each generator's top lists merged,
+then every candidate scored by every generator, ranked and standardised within its user."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recsys_core.errors import InputError
+from recsys_core.features.engineered import FeatureContext, features_from_context
+from recsys_core.models.base import Recommender
+
+__all__ = [
+    "Candidates",
+    "candidate_frame",
+    "candidates",
+    "generator_keys",
+    "rank_within",
+    "z_within",
+]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Candidate pairs sorted by (user, item), with each generator's score and rank."""
+
+    users: np.ndarray
+    items: np.ndarray
+    scores: dict[str, np.ndarray]
+    ranks: dict[str, np.ndarray]
+
+
+def generator_keys(models: Sequence[Recommender]) -> list[str]:
+    """Feature-name key per generator: its name, numbered when a name repeats."""
+    names = [m.name for m in models]
+    return [n if names.count(n) == 1 else f"{n}{i}" for i, n in enumerate(names)]
+
+
+def candidates(models: Sequence[Recommender], users: np.ndarray, n: int) -> Candidates:
+    """The union of each model's top-``n`` unseen items per user (vectorised merge).
+
+    Raises:
+        InputError: when no generator is given.
+    """
+    if not models:
+        raise InputError("A two-stage ranker needs at least one candidate generator model.")
+    users = np.asarray(users, dtype=np.int64)
+    n_items = models[0].n_items
+    tops = [m.topk(users, n) for m in models]
+    codes_per = []
+    for items, _ in tops:
+        ok = items >= 0
+        codes_per.append(np.repeat(users, ok.sum(axis=1)) * n_items + items[ok])
+    codes = np.unique(np.concatenate(codes_per))
+    scores, ranks = {}, {}
+    for key, (items, vals), own in zip(generator_keys(models), tops, codes_per, strict=True):
+        ok = items >= 0
+        order = np.argsort(own, kind="stable")
+        pos = np.searchsorted(own[order], codes)
+        pos = np.minimum(pos, max(len(own) - 1, 0))
+        hit = own[order][pos] == codes if len(own) else np.zeros(len(codes), bool)
+        flat_scores = vals[ok][order]
+        flat_ranks = (np.nonzero(ok)[1] + 1)[order]
+        scores[key] = np.where(hit, flat_scores[pos] if len(own) else 0.0, np.nan)
+        ranks[key] = np.where(hit, flat_ranks[pos] if len(own) else 0, n + 1).astype(np.float64)
+    return Candidates(codes // n_items, codes % n_items, scores, ranks)
+
+
+def candidate_frame(
+    ctx: FeatureContext, cand: Candidates, gens: Sequence[Recommender]
+) -> pd.DataFrame:
+    """The ranker's features of every candidate: engineered ones, then per generator its
+    score, its rank among the user's candidates and the score's z-value within them.
+
+    Every generator scores every candidate, not only those in its own top list: an item
+    another generator proposed is not "unknown" to it, and a NaN there hid from the ranker
+    how far down the list that generator put it. Ranks and z-values are per user, so they
+    mean the same for a heavy and a light user and for generators fitted on more or less
+    data (the ranker learns on generators fitted on part of train, and scores with
+    generators fitted on all of it).
+    """
+    scores = {}
+    for key, gen in zip(generator_keys(gens), gens, strict=True):
+        value = gen.score_pairs(cand.users, cand.items)
+        scores[key] = np.where(np.isfinite(value), value, np.nan)
+    ranks = {k: rank_within(cand.users, v) for k, v in scores.items()}
+    feats = features_from_context(ctx, cand.users, cand.items, scores, ranks)
+    for key, value in scores.items():
+        feats[f"z_{key}"] = z_within(cand.users, value)
+    return feats
+
+
+def rank_within(users: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Rank of each row among its user's rows by ``values`` (1 = highest; rows by user)."""
+    order = np.lexsort((-values, users))
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    sizes = np.diff(np.r_[starts, len(users)])
+    ranks = np.empty(len(users), dtype=np.float64)
+    ranks[order] = np.arange(len(users)) - np.repeat(starts, sizes) + 1
+    return ranks
+
+
+def z_within(users: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``(value - user's mean) / user's std`` over each user's rows (0 when all are equal).
+
+    Non-finite values (a generator's "never" as -inf) stay NaN and out of the statistics.
+    """
+    ok = np.isfinite(values)
+    _, group = np.unique(users, return_inverse=True)
+    clean = np.where(ok, values, 0.0)
+    count = np.bincount(group, weights=ok.astype(np.float64))
+    safe = np.maximum(count, 1.0)
+    mean = np.bincount(group, weights=clean) / safe
+    centred = np.where(ok, clean - mean[group], 0.0)
+    std = np.sqrt(np.bincount(group, weights=centred**2) / safe)[group]
+    z = np.divide(centred, std, out=np.zeros_like(centred), where=std > 0)
+    return np.where(ok, z, np.nan)
