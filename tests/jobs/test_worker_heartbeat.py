@@ -69,7 +69,7 @@ def test_an_inline_run_never_reads_as_orphaned(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`recsys train` has no worker beating for it; its own heartbeat keeps it alive."""
-    # stale after 1.5 s, beats every 0.375 s; the run lasts several stale windows. (0.4 s was
+    # stale after 1.5 s, beats every 0.375 s; the run lasts ~3 stale windows or more. (0.4 s was
     # shorter than a busy 2-core machine may keep the beating thread waiting: flaky at load 7.)
     monkeypatch.setenv("RECSYS_RUN_STALE_S", "1.5")
     import_dataset(store, "syn", synthetic(300, 150, 9000, seed=5))
@@ -83,7 +83,7 @@ def test_an_inline_run_never_reads_as_orphaned(
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    spec = {"dataset": "syn", "model": "bpr", "params": {"epochs": 200}, "ks": [5]}
+    spec = {"dataset": "syn", "model": "bpr", "params": {"epochs": 600}, "ks": [5]}
     try:
         run = jobs.train(store, jobs.parse_spec(spec))
     finally:
