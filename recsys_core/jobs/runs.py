@@ -55,6 +55,8 @@ __all__ = [
 PROGRESS_EVERY_S = 0.5
 #: Seconds between the elapsed-time labels of phases that cannot report from inside.
 TICK_S = 2.0
+#: Seconds between repeated cancels of another engine's jobs once the analyst cancelled.
+CANCEL_POLL_S = 0.25
 #: Reasons are stored for at most this many rows of a run: explaining is per row (~1.5 ms).
 MAX_EXPLAINED_ROWS = 10_000
 
@@ -172,20 +174,24 @@ class _Reporter:
         """A phase that cannot report from inside (reading the store, the model's own report,
         the model file, jobs on another engine): a thread writes the seconds spent every
         ``TICK_S``, so the bar's label keeps moving; a cancel it sees is raised when the phase
-        ends. ``on_cancel`` is called at once from that thread (e.g. to stop Spark's jobs, which
-        then fail the phase: that failure is raised as the cancel it is)."""
+        ends. ``on_cancel`` is then called from that thread every ``CANCEL_POLL_S`` until the
+        phase ends (e.g. to stop Spark's jobs: a cancel landing between two jobs stops none,
+        so it is repeated); the failure it causes is raised as the cancel it is."""
         self.enter(stage)
         stop, cancelled, start = threading.Event(), threading.Event(), time.monotonic()
 
         def tick() -> None:
-            while not stop.wait(TICK_S):
+            while not stop.wait(CANCEL_POLL_S if cancelled.is_set() else TICK_S):
+                if cancelled.is_set():
+                    if on_cancel is not None:
+                        on_cancel()
+                    continue
                 text = progress_label(stage, f"{time.monotonic() - start:.0f} s")
                 with self.store.session() as s:
                     if RunRepository(s).progress(self.run_id, 0, 1, text):
                         cancelled.set()
                 if cancelled.is_set() and on_cancel is not None:
                     on_cancel()
-                    return
 
         thread = threading.Thread(target=tick, name=f"progress-run-{self.run_id}", daemon=True)
         thread.start()

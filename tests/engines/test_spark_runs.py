@@ -146,5 +146,8 @@ def test_cancel_stops_the_spark_jobs(spark, syn_sqlite) -> None:
         RunRepository(s).request_cancel(queued.id)
     cancelled_at = time.monotonic()
     thread.join(timeout=120)
+    took = time.monotonic() - cancelled_at
     assert finished and finished[0].status == "cancelled"
-    assert time.monotonic() - cancelled_at < 30  # Spark's jobs stopped, not run to the end
+    # Spark's jobs stopped: 200 sweeps alone take ~45 s here; the cancel is seen within
+    # TICK_S and repeated until a job of the fit is hit
+    assert took < 20, took
