@@ -58,20 +58,22 @@ PAIR_COLUMNS = ["category_match", "content_similarity"]
 
 
 def generator_feature_descriptions(names: list[str]) -> dict[str, str]:
-    """Descriptions of the per-generator features ``score_``, ``rank_`` and ``z_<name>``."""
+    """Descriptions of the per-generator features: ``score_<name>`` and ``rank_<name>`` of
+    :func:`build_features`, and ``z_`` and ``list_<name>`` the two-stage ranker adds."""
     out: dict[str, str] = {}
     for name in names:
-        out[f"score_{name}"] = (
-            f"User x item: the {name} model's score of the candidate (every candidate is "
-            "scored by every generator, whichever proposed it)."
-        )
+        out[f"score_{name}"] = f"User x item: the {name} model's score of the candidate."
         out[f"rank_{name}"] = (
             f"User x item: the candidate's rank (1 = best) among the user's candidates by the "
-            f"{name} model's score."
+            f"{name} model's score (every generator scores every candidate)."
         )
         out[f"z_{name}"] = (
             f"User x item: the {name} model's score standardised over the user's candidates "
             "(0 = their mean, 1 = one standard deviation above)."
+        )
+        out[f"list_{name}"] = (
+            f"User x item: the item's rank in the {name} model's own top list; list length "
+            "+ 1 when it is not in it."
         )
     return out
 

@@ -99,7 +99,8 @@ def test_generator_columns_follow_the_fixed_ones_in_order(tiny: Interactions) ->
     out = build_features(tiny, np.array([0, 1]), np.array([2, 3]), scores, ranks)
     assert list(out.columns) == [*FEATURES, "score_knn", "rank_knn"]
     assert out["rank_knn"].tolist() == [1.0, 51.0]
-    assert set(generator_feature_descriptions(["knn"])) == {"score_knn", "rank_knn", "z_knn"}
+    described = set(generator_feature_descriptions(["knn"]))
+    assert described == {"score_knn", "rank_knn", "z_knn", "list_knn"}
 
 
 def test_vectorised_shape_on_many_rows(tiny: Interactions, rng: np.random.Generator) -> None:

@@ -11,6 +11,7 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.features.engineered import feature_context
 from recsys_core.models._ranker_features import (
+    UNUSED_USER_FEATURES,
     candidate_frame,
     candidates,
     rank_within,
@@ -54,14 +55,12 @@ def test_every_generator_scores_every_candidate(blocks: Interactions) -> None:
     cand = candidates(gens, np.array([0, 1, 2]), 3)
     feats = candidate_frame(feature_context(blocks), cand, gens)
     for key, gen in zip(["item_knn", "most_popular"], gens, strict=True):
-        np.testing.assert_allclose(feats[f"score_{key}"], gen.score_pairs(cand.users, cand.items))
-        assert feats[f"score_{key}"].notna().all()
-        np.testing.assert_array_equal(
-            feats[f"rank_{key}"], rank_within(cand.users, feats[f"score_{key}"].to_numpy())
-        )
-        np.testing.assert_allclose(
-            feats[f"z_{key}"], z_within(cand.users, feats[f"score_{key}"].to_numpy())
-        )
+        score = gen.score_pairs(cand.users, cand.items)
+        np.testing.assert_array_equal(feats[f"rank_{key}"], rank_within(cand.users, score))
+        np.testing.assert_allclose(feats[f"z_{key}"], z_within(cand.users, score))
+        np.testing.assert_array_equal(feats[f"list_{key}"], cand.ranks[key])
+        assert feats[f"rank_{key}"].notna().all()  # scored outside its own top list too
+    assert not set(UNUSED_USER_FEATURES) & set(feats.columns)
 
 
 def test_training_folds_use_their_own_seed_and_never_fit_on_their_labels(
