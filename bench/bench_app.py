@@ -100,5 +100,5 @@ if __name__ == "__main__":
         "Empty store, headless Chromium; each page timed from its sidebar click to its "
         "heading. The app never imports TensorFlow: a run's worker "
         "process does, when it fits a deep model (tests/test_architecture.py checks the "
-        "imports).",
+        f"imports). Load average at the end: {os.getloadavg()[0]:.1f} on 2 cores.",
     )
