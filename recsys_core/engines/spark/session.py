@@ -19,14 +19,18 @@ def spark_session(master: str | None = None) -> SparkSession:
     ``RECSYS_SPARK_MASTER`` (``spark://host:7077``, ``yarn``, ``local[*]``) picks the cluster;
     ``RECSYS_SPARK_SHUFFLE_PARTITIONS`` and ``RECSYS_SPARK_DRIVER_MEMORY`` size it (defaults
     suit one machine: 8 partitions, 2 GB); ``RECSYS_SPARK_CHECKPOINTS`` says where long
-    lineages are cut. The UI is off: a worker serves no pages.
+    lineages are cut; ``RECSYS_SPARK_JARS`` adds jars (PostgreSQL's JDBC driver). The UI is
+    off: a worker serves no pages.
     """
     # executors must run this interpreter (the venv with numpy and the workbench)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     env = os.environ.get
+    builder = SparkSession.builder
+    if env("RECSYS_SPARK_JARS"):
+        builder = builder.config("spark.jars", env("RECSYS_SPARK_JARS"))
     spark = (
-        SparkSession.builder.master(master or env("RECSYS_SPARK_MASTER") or DEFAULT_MASTER)
+        builder.master(master or env("RECSYS_SPARK_MASTER") or DEFAULT_MASTER)
         .appName("recsys-workbench")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")

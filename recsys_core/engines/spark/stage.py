@@ -1,13 +1,15 @@
 """A run's fit-and-rank on Spark, in the shape of ``recsys_core.jobs.runs.EngineStage``.
 
-Data goes to Parquet once per version; the split, the fit and the full-ranking lists are
-Spark jobs; the fitted state becomes the registry's own model class, so the run's artifact,
-reasons, Preview, Explain and Export work as for a local run. The worker's progress reporter
-ticks while Spark works, and a cancel stops the run's Spark jobs at once.
+Data goes to Parquet once per version (or is read over JDBC); the split, the fit and the
+full-ranking lists are Spark jobs; the fitted state becomes the registry's own model class,
+so the run's artifact, reasons, Preview, Explain and Export work as for a local run. The
+worker's progress reporter ticks while Spark works, and a cancel stops the run's Spark jobs
+at once.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from pyspark.sql import functions as F
 from db.runs import Run
 from recsys_core.data.interactions import Interactions
 from recsys_core.engines.spark.data import export_interactions, read_interactions, version_path
+from recsys_core.engines.spark.jdbc import read_jdbc
 from recsys_core.engines.spark.models import fit_als, fit_item_knn, fit_popular, train_pairs
 from recsys_core.engines.spark.ranking import Scorer, top_lists
 from recsys_core.engines.spark.session import spark_session
@@ -47,8 +50,7 @@ def spark_stage(
     spark = spark_session()
     start = time.perf_counter()
     with _watched(spark, progress, "spark: preparing data"):
-        path = export_interactions(inter, version_path(run.version_id, inter))
-        df = read_interactions(spark, path)
+        df = _interactions(spark, run, inter)
         train = _train_side(df, spec, len(parts.test))
     user_factors: DataFrame | None = None
     try:  # cached frames are dropped on every way out: a worker's session outlives its runs
@@ -67,6 +69,18 @@ def spark_stage(
         if user_factors is not None:
             user_factors.unpersist()
     return model, items, scores
+
+
+def _interactions(spark: SparkSession, run: Run, inter: Interactions) -> DataFrame:
+    """The version's rows in Spark: read by the executors from PostgreSQL when
+    ``RECSYS_SPARK_JDBC_URL`` is set, else from its Parquet export (written once)."""
+    url = os.environ.get("RECSYS_SPARK_JDBC_URL")
+    if url:
+        has_ts, has_test = inter.timestamps is not None, inter.is_test is not None
+        return read_jdbc(
+            spark, url, run.version_id, len(inter), timestamps=has_ts, is_test=has_test
+        )
+    return read_interactions(spark, export_interactions(inter, version_path(run.version_id, inter)))
 
 
 def _train_side(df: DataFrame, spec: RunSpec, n_test_local: int) -> DataFrame:
