@@ -35,6 +35,10 @@ MODELS: dict[str, tuple[str, dict]] = {
     "multvae": ("multvae", {}),
     "fusion": ("fusion", {}),
     "ranker over ease+als+content": ("ranker", {"generators": ["ease", "als", "content"]}),
+    "ranker over ease+slim+als+item_knn+user_knn+rp3beta+content": (
+        "ranker",
+        {"generators": ["ease", "slim", "als", "item_knn", "user_knn", "rp3beta", "content"]},
+    ),
 }
 COLUMNS = ["NDCG@10", "Recall@10", "Precision@10", "MAP@10", "MRR@10", "HitRate@10",
            "Coverage@10", "Novelty@10", "ARP@10"]  # fmt: skip
