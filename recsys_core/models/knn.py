@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
+from recsys_core.models._cooccur import dense_pays, gram_rows
 from recsys_core.models._history import binarized
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts
@@ -86,12 +87,13 @@ def pruned_similarity(
         x.data[:] = 1.0
     sq = np.asarray(x.multiply(x).sum(axis=0), dtype=np.float64).ravel()
     xt = x.T.tocsr()
+    dense = x.toarray() if dense_pays(x) else None  # see _cooccur: 5x faster on MovieLens
     m = x.shape[1]
     step = max(1, BLOCK_BYTES // (4 * m))
     parts: list[sp.csr_matrix] = []
     for start in range(0, m, step):
         stop = min(m, start + step)
-        co = (xt[start:stop] @ x).toarray()  # rows: targets j, columns: sources i
+        co = gram_rows(xt[start:stop], x, dense)  # rows: targets j, columns: sources i
         sim = _normalise(co, sq, start, config)
         sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
         parts.append(keep_top(sim, config.n_neighbors))

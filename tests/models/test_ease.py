@@ -10,8 +10,7 @@ import scipy.sparse as sp
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
-from recsys_core.models import EASE
-from recsys_core.models import ease as ease_module
+from recsys_core.models import EASE, _cooccur
 from recsys_core.models.ease import ease_memory_bytes, item_gram
 
 
@@ -135,7 +134,7 @@ def test_item_gram_is_x_transpose_x_by_either_product(
     x = sp.random(300, 80, density=0.1, format="csr", random_state=3)
     x.data = rng.integers(1, 6, x.nnz).astype(np.float64)  # ratings: not just co-counts
     # the ratio decides which product runs: 0 forces the sparse one, a huge one the dense one
-    monkeypatch.setattr(ease_module, "DENSE_GRAM_RATIO", 1e9 if dense else 0.0)
+    monkeypatch.setattr(_cooccur, "DENSE_RATIO", 1e9 if dense else 0.0)
     gram = item_gram(x)
     assert gram.dtype == np.float32 and gram.shape == (80, 80)
     np.testing.assert_array_equal(gram, (x.T @ x).toarray().astype(np.float32))

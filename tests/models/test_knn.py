@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
-from recsys_core.models import ItemKNN, KNNConfig, UserKNN
+from recsys_core.models import ItemKNN, KNNConfig, UserKNN, _cooccur
 from recsys_core.models import knn as knn_module
 from recsys_core.models.knn import pruned_similarity
 
@@ -89,12 +89,15 @@ def _dense_reference(x: np.ndarray, n: int) -> np.ndarray:
     return np.where(sim >= cutoff, sim, 0.0)
 
 
+@pytest.mark.parametrize("dense", [True, False])
 def test_block_pruning_matches_dense_reference_on_random_data(
-    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+    dense: bool, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     x = (rng.random((60, 40)) < 0.3) * rng.random((60, 40)).round(3)
     # Tiny blocks, so the 40 targets are split over many blocks of 2-3 columns.
     monkeypatch.setattr(knn_module, "BLOCK_BYTES", 400)
+    # either co-occurrence product (sparse x dense or sparse x sparse) gives the same
+    monkeypatch.setattr(_cooccur, "DENSE_RATIO", 1e9 if dense else 0.0)
     got = pruned_similarity(sp.csr_matrix(x), KNNConfig(n_neighbors=5, binarize=False))
     np.testing.assert_allclose(got.toarray(), _dense_reference(x, 5), rtol=1e-5, atol=1e-7)
     assert (np.diff(got.tocsc().indptr) <= 5).all()
