@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from scipy.optimize import nnls
 
 from recsys_core.models.base import order_contributions
-from recsys_core.models.explanation import PairParts, pair_spans
+from recsys_core.models.explanation import PairParts
 
 
 def latent_history_parts(
@@ -56,10 +56,12 @@ def latent_parts_many(
     matrix: sp.csr_matrix,
     pairs: tuple[np.ndarray, np.ndarray],
 ) -> PairParts:
-    """:func:`latent_history_parts` of many pairs: one NNLS per distinct user, one gather.
+    """:func:`latent_history_parts` of many pairs: one NNLS and one product per distinct user.
 
-    The mix depends on the user only, so a user's pairs share it; NNLS keeps at most ``d``
-    items per user, so only those are gathered (zero weights give zero parts anyway).
+    The mix depends on the user only, so a user's pairs share it, and their parts are one
+    ``[kept, d] x [d, pairs]`` product over the items NNLS kept (zero weights give zero
+    parts). A single gather of every (pair, kept item) row instead held pairs x kept x d
+    floats: 1.7 GB for Mult-VAE's 600-wide vectors on MovieLens' top-3 lists.
 
     Args:
         user_vectors: every user's vector ``[n_users, d]``.
@@ -69,30 +71,54 @@ def latent_parts_many(
     """
     users, items = pairs
     uniq, inverse = np.unique(users, return_inverse=True)
-    keys, weights = [], []
-    for u in uniq:  # one NNLS per distinct user
+    order = np.argsort(inverse, kind="stable")
+    cuts = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
+    owners, keys, values = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for k, u in enumerate(uniq):  # one NNLS per distinct user
         history = matrix.indices[matrix.indptr[u] : matrix.indptr[u + 1]]
         hist, w = _mix(user_vectors[u], item_vectors, history)
-        keys.append(hist[w != 0])
-        weights.append(w[w != 0])
-    ptr = np.concatenate([[0], np.cumsum([len(k) for k in keys])]).astype(np.int64)
-    flat_keys = np.concatenate([np.zeros(0, np.int64), *keys])
-    flat_weights = np.concatenate([np.zeros(0), *weights])
-    at, owner = pair_spans(ptr, inverse)
-    basis = np.asarray(item_vectors[flat_keys[at]], dtype=np.float64)
-    target = np.asarray(item_vectors[items[owner]], dtype=np.float64)
-    contrib = flat_weights[at] * (basis * target).sum(axis=1)
-    return PairParts.build(owner, flat_keys[at], contrib, len(users))
+        hist, w = hist[w != 0], w[w != 0]
+        at = order[cuts[k] : cuts[k + 1]]  # this user's pairs
+        basis = np.asarray(item_vectors[hist], dtype=np.float64)
+        targets = np.asarray(item_vectors[items[at]], dtype=np.float64)
+        owners.append(np.repeat(at, len(hist)))
+        keys.append(np.tile(hist, len(at)))
+        values.append((w[:, None] * (basis @ targets.T)).T.ravel())  # pair-major, as owners
+    return PairParts.build(
+        np.concatenate(owners), np.concatenate(keys), np.concatenate(values), len(users)
+    )
+
+
+#: At most this many history items enter a user's mix (see :func:`_mix`).
+MIX_ITEMS = 128
 
 
 def _mix(
     user_vector: np.ndarray, item_vectors: np.ndarray, history: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The user's history items and their non-negative weights in the user's vector."""
+    """The user's history items and their non-negative weights in the user's vector.
+
+    Only the :data:`MIX_ITEMS` history items most aligned with the user's vector (cosine)
+    enter the mix: NNLS's cost grows with the items offered, and the heavy users' long
+    tails add little (Mult-VAE on MovieLens latest-small: the share of the user's vector
+    the mix rebuilds, median .567 -> .551; the NNLS time of 610 users 8.1 s -> 1.6 s).
+    """
     history = np.unique(np.asarray(history, dtype=np.int64))
     if not len(history):
         return history, np.zeros(0)
     basis = np.asarray(item_vectors[history], dtype=np.float64)  # [h, d]
     target = np.asarray(user_vector, dtype=np.float64)
-    weights, _ = nnls(basis.T, target, maxiter=50 * max(len(history), basis.shape[1]))
+    if len(history) > MIX_ITEMS:
+        norms = np.linalg.norm(basis, axis=1)
+        aligned = (basis @ target) / np.where(norms > 0, norms, 1.0)
+        keep = np.sort(np.argsort(-aligned, kind="stable")[:MIX_ITEMS])
+        history, basis = history[keep], basis[keep]
+    system = basis.T
+    if len(history) < basis.shape[1]:
+        # fewer items than dimensions: with basis.T = QR, |basis.T a - x| differs from
+        # |R a - Q'x| by a constant, so NNLS solves h rows instead of d (Mult-VAE's d = 600
+        # took ~10 ms a user)
+        q, system = np.linalg.qr(system)
+        target = q.T @ target
+    weights, _ = nnls(system, target, maxiter=50 * max(len(history), basis.shape[1]))
     return history, weights
