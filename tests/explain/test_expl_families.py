@@ -22,7 +22,7 @@ EXPECTED_KIND = {
     "rp3beta": "history",
     "slim": "history",
     "ials": "history",
-    "multvae": "none",  # no additive split over the history: see deep/multvae.py
+    "multvae": "history",
     "ease": "history",
     "als": "history",
     "bpr": "history",

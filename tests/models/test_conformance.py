@@ -38,8 +38,7 @@ TEST_PARAMS: dict[str, dict[str, Any]] = {
     "neumf": {"embedding_size": 4, "mlp_layers": [8], "epochs": 6, **_DEEP, "batch_size": 64},
     "two_tower": {"embedding_size": 4, "tower_layers": [8], "text_dim": 4, "epochs": 8, **_DEEP},
     "fusion": {"embedding_size": 4, "tower_layers": [8], "text_dim": 4, "epochs": 8, **_DEEP},
-    # Mult-VAE: a small autoencoder trained long enough to find the two groups. It declares
-    # explains = False: its score has no additive split over the history (deep/multvae.py).
+    # Mult-VAE: a small autoencoder trained long enough to find the two groups.
     "multvae": {
         "embedding_size": 4,
         "hidden_size": 16,

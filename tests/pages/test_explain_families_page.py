@@ -29,7 +29,7 @@ FAMILIES = {
     "rp3beta": ({}, "Because you rated *"),
     "slim": ({}, "Because you rated *"),
     "ials": ({}, "Because you rated *"),
-    "multvae": ({"epochs": 2}, "No reason to give"),
+    "multvae": ({"epochs": 2}, "Because you rated *"),
     "ease": ({}, "Because you rated *"),
     "als": ({}, "Because you rated *"),
     "bpr": ({}, "Because you rated *"),
