@@ -83,7 +83,9 @@ def test_an_inline_run_never_reads_as_orphaned(
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    spec = {"dataset": "syn", "model": "bpr", "params": {"epochs": 600}, "ks": [5]}
+    # numpy batches: the compiled loop (batch_size 1) would end before a stale window
+    params = {"epochs": 600, "batch_size": 1024}
+    spec = {"dataset": "syn", "model": "bpr", "params": params, "ks": [5]}
     try:
         run = jobs.train(store, jobs.parse_spec(spec))
     finally:

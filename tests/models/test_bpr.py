@@ -1,9 +1,10 @@
-"""BPR's numpy SGD: plain SGD at batch size 1, uniform negatives, reproducible, learns blocks."""
+"""BPR's SGD: the compiled loop is plain sequential SGD; both paths reproducible, learn blocks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import scipy.sparse as sp
 
 from recsys_core.columns import Columns
@@ -62,21 +63,32 @@ def test_batch_size_one_is_plain_sequential_sgd() -> None:
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
-def test_refit_with_the_same_seed_is_reproducible_and_another_seed_differs() -> None:
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_refit_with_the_same_seed_is_reproducible_and_another_seed_differs(
+    batch_size: int,
+) -> None:
     matrix = _blocks()
-    a = bpr_sgd(matrix, BPRConfig(embedding_size=8, epochs=3, random_state=1))
-    b = bpr_sgd(matrix, BPRConfig(embedding_size=8, epochs=3, random_state=1))
-    c = bpr_sgd(matrix, BPRConfig(embedding_size=8, epochs=3, random_state=2))
+    a = bpr_sgd(
+        matrix, BPRConfig(embedding_size=8, epochs=3, random_state=1, batch_size=batch_size)
+    )
+    b = bpr_sgd(
+        matrix, BPRConfig(embedding_size=8, epochs=3, random_state=1, batch_size=batch_size)
+    )
+    c = bpr_sgd(
+        matrix, BPRConfig(embedding_size=8, epochs=3, random_state=2, batch_size=batch_size)
+    )
     np.testing.assert_array_equal(a[0], b[0])
     assert not np.array_equal(a[0], c[0])
 
 
-def test_bpr_learns_each_users_block_above_the_other() -> None:
+@pytest.mark.parametrize("batch_size", [1, 16])  # the compiled loop and numpy batches
+def test_bpr_learns_each_users_block_above_the_other(batch_size: int) -> None:
     """Every unseen item of a user's own block outscores every item of the other block."""
     matrix = _blocks()
     rows, cols = matrix.nonzero()
     data = Interactions.from_frame(pd.DataFrame({Columns.user: rows, Columns.item: cols}))
-    model = BPR(embedding_size=8, epochs=100, learning_rate=0.05).fit(data)
+    model = BPR(embedding_size=8, epochs=100, learning_rate=0.05, batch_size=batch_size)
+    model.fit(data)
     scores = model.score(np.arange(data.n_users))
     item_of = np.array([int(i) for i in data.item_ids])
     user_of = np.array([int(u) for u in data.user_ids])
