@@ -6,12 +6,17 @@ scoring; both functions read the fitted model's arrays only.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from recsys_core.models.explanation import Permutable, Scorer, join_names, top_positive
+
+#: Dense blocks of history word weights are cut to about this many bytes.
+WORD_BLOCK_BYTES = 64 * 2**20
 
 
 def feature_phrases(model: Any, users: np.ndarray, items: np.ndarray, n: int) -> list[str]:
@@ -20,6 +25,7 @@ def feature_phrases(model: Any, users: np.ndarray, items: np.ndarray, n: int) ->
     The same entries as ``ContentBased.explain_features`` (categorical and numeric columns,
     text words or "text similarity", "image similarity"), for all pairs in one pass: the
     products of profile and item vectors are one array, the shared words one sparse product.
+    Only positive entries are kept, so names are looked up for those alone.
     """
     uniq, inverse = np.unique(users, return_inverse=True)
     prod = model.profiles(uniq)[inverse] * model.item_vectors_[items].astype(np.float64)
@@ -30,55 +36,84 @@ def feature_phrases(model: Any, users: np.ndarray, items: np.ndarray, n: int) ->
         names = model.feature_names_[lo:hi]
         share = prod[:, lo:hi].sum(axis=1)
         if modality == "image":
-            pair_parts.append(every)
-            name_parts.append(np.full(len(users), "image similarity", dtype=object))
-            value_parts.append(share)
+            p, nm, v = every, np.full(len(users), "image similarity", dtype=object), share
         elif modality == "text" and not str(names[0]).startswith("text="):
-            p, nm, v = _shared_words(model, users, items, share)
-            pair_parts.append(p)
-            name_parts.append(nm)
-            value_parts.append(v)
+            p, nm, v = _shared_words(model, uniq, inverse, items, share)
         else:
-            pair_parts.append(np.repeat(every, hi - lo))
-            name_parts.append(np.tile(names.astype(object), len(users)))
-            value_parts.append(prod[:, lo:hi].ravel())
+            p, col = np.nonzero(prod[:, lo:hi] > 0)
+            nm, v = names.astype(object)[col], prod[p, lo + col]
+        keep = v > 0
+        pair_parts.append(p[keep])
+        name_parts.append(nm[keep])
+        value_parts.append(v[keep])
     pair = np.concatenate(pair_parts)
     names_all = np.concatenate(name_parts)
     values = np.concatenate(value_parts)
-    keep = values > 0
-    pair, names_all, values = pair[keep], names_all[keep], values[keep]
-    order = np.lexsort((names_all.astype(str), -values, pair))
+    order = np.lexsort((_text_rank(names_all), -values, pair))
     take, ptr = top_positive(pair[order], values[order], n, len(users))
     chosen = names_all[order][take].tolist()
-    return [join_names(chosen[ptr[p] : ptr[p + 1]]) if ptr[p + 1] > ptr[p] else "" for p in every]
+    cut = ptr.tolist()
+    return [join_names(chosen[a:b]) if b > a else "" for a, b in itertools.pairwise(cut)]
+
+
+def _text_rank(names: np.ndarray) -> np.ndarray:
+    """Each name's rank in text order (equal names, equal ranks): the distinct names are
+    found by hashing and only they are sorted as text, not every entry."""
+    codes, distinct = pd.factorize(names)
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[np.argsort(np.asarray(distinct, dtype=str), kind="stable")] = np.arange(len(distinct))
+    return rank[codes]
 
 
 def _shared_words(
-    model: Any, users: np.ndarray, items: np.ndarray, share: np.ndarray
+    model: Any, uniq: np.ndarray, inverse: np.ndarray, items: np.ndarray, share: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The text share split over the words an item shares with the history (TF-IDF products).
 
-    Pairs without a shared word (or without a positive share) keep one "text similarity".
+    The history's words are one product per distinct user (``uniq``; ``inverse`` maps each
+    pair to its user), then taken per pair. Pairs without a shared word (or without a
+    positive share) keep one "text similarity".
     """
-    whole = np.ones(len(users), dtype=bool) if not model.terms_.size else share <= 0
+    n_pairs = len(inverse)
+    whole = np.ones(n_pairs, dtype=bool) if not model.terms_.size else share <= 0
     pair, names, values = [np.zeros(0, np.int64)], [np.zeros(0, object)], [np.zeros(0)]
     if model.terms_.size:
-        history = model.weights_[users] @ model.term_weights_
-        overlap = sp.csr_matrix(history.multiply(model.term_weights_[items]))
-        rows = np.repeat(np.arange(len(users)), np.diff(overlap.indptr))
-        keep = (overlap.data > 0) & (share[rows] > 0)
-        rows, cols = rows[keep], overlap.indices[keep]
-        vals = overlap.data[keep].astype(np.float64)
-        total = np.bincount(rows, weights=vals, minlength=len(users))
+        words = sp.csr_matrix(model.term_weights_[items])  # each pair item's words
+        rows = np.repeat(np.arange(n_pairs), np.diff(words.indptr))
+        product = _history_weights(model, uniq, inverse[rows], words.indices) * words.data
+        keep = (product > 0) & (share[rows] > 0)
+        rows, cols = rows[keep], words.indices[keep]
+        vals = product[keep].astype(np.float64)
+        total = np.bincount(rows, weights=vals, minlength=n_pairs)
         whole |= total == 0
+        words, at = np.unique(cols, return_inverse=True)
+        labels = np.array([f"text={t}" for t in model.terms_[words]], dtype=object)
         pair.append(rows)
-        names.append(np.array([f"text={t}" for t in model.terms_[cols]], dtype=object))
+        names.append(labels[at])
         values.append(share[rows] * vals / total[rows])
     at = np.flatnonzero(whole)
     pair.append(at)
     names.append(np.full(len(at), "text similarity", dtype=object))
     values.append(share[at])
     return np.concatenate(pair), np.concatenate(names), np.concatenate(values)
+
+
+def _history_weights(
+    model: Any, uniq: np.ndarray, owner: np.ndarray, words: np.ndarray
+) -> np.ndarray:
+    """``(weights @ term_weights)[owner, words]``: a history's weight of each asked word.
+
+    One sparse product per block of users, made dense to look the words up (a sparse
+    product's indices come unsorted, and sorting them cost more than the product).
+    """
+    n_terms = model.term_weights_.shape[1]
+    step = max(1, WORD_BLOCK_BYTES // (4 * max(n_terms, 1)))
+    out = np.zeros(len(owner), dtype=np.float32)
+    for start in range(0, len(uniq), step):  # a loop over blocks of users
+        block = (model.weights_[uniq[start : start + step]] @ model.term_weights_).toarray()
+        at = np.flatnonzero((owner >= start) & (owner < start + step))
+        out[at] = block[owner[at] - start, words[at]]
+    return out
 
 
 def content_permutable(model: Any) -> Permutable:

@@ -39,11 +39,16 @@ def _verb(model: Any) -> tuple[str, str]:
 
 
 def _history_sentence(model: Any, top: list[str], score: float, residual: float) -> str:
+    return _sentence(top, score, residual, *_verb(model), model.approximate_explanations)
+
+
+def _sentence(
+    top: list[str], score: float, residual: float, verb: str, tail: str, approximate: bool
+) -> str:
     if not top:
         return NOTHING
-    verb, tail = _verb(model)
     sentence = f"Because you {verb} {join_names(top)}{tail}."
-    if model.approximate_explanations:
+    if approximate:
         covered = abs(score - residual)
         share = covered / max(covered + abs(residual), 1e-12)
         sentence += (
@@ -79,12 +84,16 @@ def history_many(
     values = parts.values[order]
     take, top_ptr = top_positive(parts.pair[order], values, n, n_pairs)
     top_names = [ordered_names[j] for j in take]
-    residual = scores - parts.sums()
+    residual = (scores - parts.sums()).tolist()
     uids, iids = pair_ids(model, *pairs)
-    ptr, out = parts.ptr, []
+    # Python numbers in the loop: indexing numpy arrays one scalar at a time costs more
+    # than the sentence itself
+    ptr, cut, score_of = parts.ptr.tolist(), top_ptr.tolist(), scores.tolist()
+    how = (*_verb(model), model.approximate_explanations)
+    out = []
     for p in range(n_pairs):  # one sentence per pair; the numbers above were computed at once
-        score, rest = float(scores[p]), float(residual[p])
-        sentence = _history_sentence(model, top_names[top_ptr[p] : top_ptr[p + 1]], score, rest)
+        score, rest = score_of[p], residual[p]
+        sentence = _sentence(top_names[cut[p] : cut[p + 1]], score, rest, *how)
         if phrases is not None and phrases[p]:
             sentence += f" It matches your interest in {phrases[p]}."
         lo, hi = ptr[p], ptr[p + 1]

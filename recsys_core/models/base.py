@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
@@ -219,7 +219,7 @@ class Recommender(ABC):
         content reasons went from 1,500 to 4,200 per second with one thread.
         """
         pairs = self._pairs(users, items)
-        with threadpool_limits(1, "blas"):
+        with _one_blas_thread():
             scores = self.score_pairs(*pairs)
             if not self.explains:
                 return none_many(self, pairs, scores)
@@ -395,6 +395,21 @@ class Recommender(ABC):
 
 
 # ---------------------------------------------------------------------- helpers
+_BLAS: list[ThreadpoolController] = []
+
+
+def _one_blas_thread() -> Any:
+    """A context holding BLAS to one thread, from one scan of the process's libraries.
+
+    ``threadpool_limits`` scans every loaded library on each call (3-12 ms, as long as a
+    whole batch of EASE reasons); numpy's and scipy's BLAS are loaded before any model
+    explains, so the first scan serves every later call.
+    """
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
+
+
 def _check_train(train: Interactions) -> None:
     if train.n_interactions == 0:
         raise InputError("The training data has no interactions; choose a larger split.")

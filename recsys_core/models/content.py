@@ -212,13 +212,16 @@ class ContentBased(Recommender):
         return (profiles * self.item_vectors_[i].astype(np.float64)).sum(axis=1)
 
     def history_parts_many(self, users: np.ndarray, items: np.ndarray) -> PairParts:
-        """:meth:`explain_parts` of every pair: one small product per distinct user."""
+        """:meth:`explain_parts` of every pair: one small product per distinct user.
+
+        The profiles' norms come from the history vectors each user's product takes anyway.
+        """
         uniq, inverse = np.unique(users, return_inverse=True)
         vectors = self.item_vectors_.astype(np.float64)
-        rows = sp.csr_matrix(self.weights_[uniq])
-        norms = np.linalg.norm(sp.csr_matrix(rows, dtype=np.float64) @ vectors, axis=1)
-        pair, keys, data, dots = history_dots(rows, vectors, vectors[items], inverse)
-        norm = norms[inverse[pair]]
+        rows = sp.csr_matrix(self.weights_[uniq], dtype=np.float64)
+        profiles = np.zeros((len(uniq), vectors.shape[1]))
+        pair, keys, data, dots = history_dots(rows, vectors, vectors[items], inverse, profiles)
+        norm = np.linalg.norm(profiles, axis=1)[inverse[pair]]
         contrib = np.divide(data * dots, norm, out=np.zeros_like(dots), where=norm > 0)
         return PairParts.build(pair, keys, contrib, len(users))
 

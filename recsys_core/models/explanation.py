@@ -210,19 +210,27 @@ class PairParts:
 
 
 def _by_pair_then_size(pair: np.ndarray, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The order by (pair, |value| desc, key): one float sort and one integer sort.
+    """The order by (pair, |value| desc, key), as ``np.lexsort((keys, -|values|, pair))``.
 
-    Ties in |value| keep their input order, which is the key order whenever each pair's
-    parts come in key order (CSR rows); otherwise a full three-key sort decides.
+    One stable integer sort does nearly all of it: the pair in the high 32 bits and |value|
+    rounded to float32 in the low 32 (a non-negative float32's bits rise with its value), so
+    parts are grouped by pair, largest first (4-5x faster than a float sort and an integer
+    sort: 240k parts 7 ms vs 37 ms). Rounding can only merge sizes, never swap them, so the
+    exact order differs only inside runs of equal rounded size; those runs alone are
+    re-sorted by (|value| desc, key). The stable sort keeps input order in a run, which is
+    already the key order whenever a pair's parts come in key order (CSR rows).
     """
-    n = len(values)
-    size = -np.abs(values)
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(size, kind="stable")] = np.arange(n)
-    order = np.argsort(pair.astype(np.int64) * max(n, 1) + rank)
-    p, v, k = pair[order], size[order], keys[order]
-    if ((p[1:] == p[:-1]) & (v[1:] == v[:-1]) & (k[1:] <= k[:-1])).any():
-        order = np.lexsort((keys, size, pair))
+    size = np.abs(values)
+    rounded = np.invert(size.astype(np.float32).view(np.uint32)).astype(np.uint64)
+    order = np.argsort((pair.astype(np.uint64) << np.uint64(32)) | rounded, kind="stable")
+    p, r, s, k = pair[order], rounded[order], size[order], keys[order]
+    run = (p[1:] == p[:-1]) & (r[1:] == r[:-1])
+    wrong = run & ((s[1:] > s[:-1]) | ((s[1:] == s[:-1]) & (k[1:] <= k[:-1])))
+    if wrong.any():
+        member = np.r_[run, False] | np.r_[False, run]
+        group = np.cumsum(np.r_[True, ~run])[member]
+        at = np.flatnonzero(member)
+        order[at] = order[at[np.lexsort((k[at], -s[at], group))]]
     return order
 
 
@@ -325,7 +333,11 @@ def top_positive(
 
 
 def history_dots(
-    rows: sp.csr_matrix, left: np.ndarray, right: np.ndarray, owner: np.ndarray
+    rows: sp.csr_matrix,
+    left: np.ndarray,
+    right: np.ndarray,
+    owner: np.ndarray,
+    sums: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``left[j] . right[p]`` for every pair p and every history item j of its user.
 
@@ -334,27 +346,26 @@ def history_dots(
         left: item vectors ``[n_items, d]``.
         right: one vector per pair ``[n_pairs, d]``.
         owner: per pair, its user's row in ``rows``.
+        sums: if given (``[n_rows, d]``, zeros), each row with pairs gets ``row @ left``,
+            the value-weighted sum of its history's vectors, from the same take.
 
     Returns:
-        ``(pair, item, value of the item in the row, dot)`` per (pair, history item), one
-        small matrix product per distinct user (its pairs share the gathered history).
+        ``(pair, item, value of the item in the row, dot)`` per (pair, history item), pairs
+        grouped by user. The index arrays are laid out at once; per distinct user remain
+        one take of its history's vectors and one small product written in place (its
+        pairs share the take).
     """
     by_user = np.argsort(owner, kind="stable")
     cuts = np.searchsorted(owner[by_user], np.arange(rows.shape[0] + 1))
-    out: list[list[np.ndarray]] = [[], [], [], []]
-    for r in range(rows.shape[0]):  # a loop over distinct users, one product each
-        pairs = by_user[cuts[r] : cuts[r + 1]]
+    positions, slot = pair_spans(rows.indptr, owner[by_user])
+    sizes = np.diff(rows.indptr)
+    starts = np.r_[0, np.cumsum(sizes * np.diff(cuts))]
+    dots = np.zeros(len(positions), dtype=np.result_type(left, right))
+    for r in np.flatnonzero(starts[1:] > starts[:-1]):  # a loop over distinct users
         lo, hi = rows.indptr[r], rows.indptr[r + 1]
-        if not len(pairs) or hi == lo:
-            continue
-        keys = rows.indices[lo:hi]
-        dots = left[keys] @ right[pairs].T  # [history, pairs]
-        out[0].append(np.repeat(pairs, hi - lo))
-        out[1].append(np.tile(keys, len(pairs)))
-        out[2].append(np.tile(rows.data[lo:hi], len(pairs)))
-        out[3].append(dots.T.ravel())
-    empty = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)]
-    pair, keys, data, dots = (
-        np.concatenate(parts) if parts else blank for parts, blank in zip(out, empty, strict=True)
-    )
-    return pair, keys, data, dots
+        block = dots[starts[r] : starts[r + 1]].reshape(-1, hi - lo)  # [pairs, history]
+        took = left.take(rows.indices[lo:hi], axis=0)  # faster than left[...] on rows
+        np.matmul(right[by_user[cuts[r] : cuts[r + 1]]], took.T, out=block)
+        if sums is not None:
+            sums[r] = rows.data[lo:hi] @ took
+    return by_user[slot], rows.indices[positions], rows.data[positions], dots
