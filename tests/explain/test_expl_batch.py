@@ -33,7 +33,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "bpr": {"num_threads": 1},
 }
 #: More variants where the vectorised path branches: confidence-weighted ALS (one system
-#: per user), blends that explain by history, and unbinarised neighbours. (A blend whose
+#: per user), blends that explain by history, unbinarised or few neighbours. (A blend whose
 #: component scores users by a dense float32 product, e.g. content, agrees to float32
 #: rounding only: BLAS may round one user's row differently from a batch's.)
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
@@ -41,6 +41,7 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("hybrid", {"components": ["item_knn:0.7", "ease:0.3"]}),
     ("hybrid", {"components": ["item_knn", "ease"], "normalisation": "zscore"}),
     ("user_knn", {"binarize": False, "similarity": "jaccard"}),
+    ("user_knn", {"n_neighbors": 5}),  # many users per neighbour: element-wise takes
     ("content", {"weighting": "centered"}),
 ]
 
