@@ -5,9 +5,10 @@ from recsys_core.models.bias import BiasBaseline, BiasConfig
 from recsys_core.models.bpr import BPR, BPRConfig
 from recsys_core.models.ease import EASE, EASEConfig
 from recsys_core.models.implicit_mf import ALS, ALSConfig
-from recsys_core.models.knn import ItemKNN, KNNConfig, UserKNN
+from recsys_core.models.knn import ItemKNN, KNNConfig
 from recsys_core.models.popular import MostPopular, MostPopularConfig, Random, RandomConfig
 from recsys_core.models.registry import REGISTRY, make_model
+from recsys_core.models.user_knn import UserKNN
 
 __all__ = [
     "ALS",

@@ -20,11 +20,12 @@ from recsys_core.models.ease import EASE
 from recsys_core.models.hybrid import Hybrid
 from recsys_core.models.ials import IALS
 from recsys_core.models.implicit_mf import ALS
-from recsys_core.models.knn import ItemKNN, UserKNN
+from recsys_core.models.knn import ItemKNN
 from recsys_core.models.popular import MostPopular, Random
 from recsys_core.models.ranker import TwoStageRanker
 from recsys_core.models.rp3beta import RP3beta
 from recsys_core.models.slim import SLIM
+from recsys_core.models.user_knn import UserKNN
 
 __all__ = ["REGISTRY", "load_model_file", "make_model"]
 

@@ -18,7 +18,7 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.data.synth import generate, to_interactions
 from recsys_core.explain import explain_many, item_names
-from recsys_core.models import knn
+from recsys_core.models import knn, user_knn
 from recsys_core.models.base import Recommender
 from recsys_core.models.explanation import catalogue_names
 from recsys_core.models.registry import REGISTRY, make_model
@@ -104,7 +104,8 @@ def test_user_knn_sparse_path_equals_the_reference(
     synth: Interactions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Catalogues too large for a dense user x item copy take sparse products instead."""
-    monkeypatch.setattr(knn, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(user_knn, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(knn, "BLOCK_BYTES", 1)  # and gather's blocks of one row
     _assert_same_as_reference(make_model("user_knn").fit(synth), synth)
 
 
