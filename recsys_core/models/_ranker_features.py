@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from recsys_core.errors import InputError
 from recsys_core.features.engineered import FeatureContext, features_from_context
+from recsys_core.models._ranker_history import HistoryContext, history_features
 from recsys_core.models.base import Recommender
 
 __all__ = [
@@ -83,11 +85,15 @@ UNUSED_USER_FEATURES = (
 
 
 def candidate_frame(
-    ctx: FeatureContext, cand: Candidates, gens: Sequence[Recommender]
+    ctx: FeatureContext,
+    cand: Candidates,
+    gens: Sequence[Recommender],
+    history: tuple[HistoryContext, sp.csr_matrix] | None = None,
 ) -> pd.DataFrame:
     """The ranker's features of every candidate: engineered ones, then per generator the
     candidate's rank among the user's candidates by its score, that score's z-value among
-    them, and its rank in the generator's own top list.
+    them, and its rank in the generator's own top list; then, given the history tables and
+    the training matrix, the history features (:mod:`._ranker_history`).
 
     Every generator scores every candidate, not only those in its own top list: an item
     another generator proposed is not "unknown" to it. Raw scores are left out: their scale
@@ -103,6 +109,9 @@ def candidate_frame(
         feats[f"rank_{key}"] = rank_within(cand.users, value)
         feats[f"z_{key}"] = z_within(cand.users, value)
         feats[f"list_{key}"] = cand.ranks[key]
+    if history is not None:
+        for name, col in history_features(*history, cand.users, cand.items).items():
+            feats[name] = col
     return feats
 
 

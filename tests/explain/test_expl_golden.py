@@ -7,8 +7,9 @@ the same. BPR (multi-threaded SGD) and the deep models (TensorFlow kernels) are 
 reproducible across machines, so they are held to the scalar reference instead
 (test_expl_batch.py).
 Families added after the contract (rp3beta, slim, ials) hold the sentences they said
-when they were added; the ranker holds those of its 2026-12-07 features (per-generator rank
-and z-value, regularised LightGBM), which changed what it ranks by on purpose.
+when they were added; the ranker holds those of its 2026-12-07 history features (similarity
+to the history and the latest items, item times against the user's, an L2 penalty on leaves),
+which changed what it ranks by on purpose.
 """
 
 from __future__ import annotations
