@@ -179,10 +179,25 @@ class ContentBased(Recommender):
         return dict(zip(self.block_names_.tolist(), self.encoders_.tolist(), strict=True))
 
     def profiles(self, users: np.ndarray) -> np.ndarray:
-        """Unit-length taste profiles of user indices (all 0 for a user with no history)."""
+        """Unit-length taste profiles of user indices (all 0 for a user with no history).
+
+        The last call's answer is kept, read-only: explaining asks for the same users'
+        profiles for the scores and again for the attributes (5% of a batch of reasons).
+        """
         self._train()
-        p = np.asarray(self.weights_[users] @ self.item_vectors_, dtype=np.float64)
-        return _unit_rows(p)
+        users = np.asarray(users)
+        last = self.__dict__.get("_last_profiles")
+        if (
+            last is not None
+            and last[0] is self.weights_
+            and last[1] is self.item_vectors_
+            and np.array_equal(last[2], users)
+        ):
+            return last[3]
+        p = _unit_rows(np.asarray(self.weights_[users] @ self.item_vectors_, dtype=np.float64))
+        p.setflags(write=False)
+        self._last_profiles = (self.weights_, self.item_vectors_, users.copy(), p)
+        return p
 
     def _score(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
         x = self.item_vectors_ if items is None else self.item_vectors_[items]
