@@ -76,7 +76,7 @@ class BPRConfig(_FactorConfig):
         json_schema_extra=NOT_SEARCHED,
     )
     num_threads: int = Field(
-        0, ge=0, le=256, description="Kept so older runs load; the numpy SGD uses one thread."
+        0, ge=0, le=256, description="Kept so older runs load; the SGD runs on one thread."
     )
     binarize: bool = Field(
         True,
