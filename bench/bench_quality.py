@@ -2,17 +2,25 @@
 
 Protocol: per-user random 80/20 holdout, seed 42, every held-out rating relevant, K = 10,
 full ranking over all items the user did not rate in training.
-Usage: python -m bench.bench_quality [--models ...]
+Usage: python -m bench.bench_quality [--models ...] [--auto-minutes M]
+
+``--models`` with a subset re-measures those rows and keeps the table's other rows as they
+were measured; ``--auto-minutes`` adds the rows of "Find the best model" (``recsys tune
+--auto --budget M``: every cheap family searched on validation carved from train, the best
+three, their blend and their ranker run on test); 0 leaves them out.
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+from typing import Any
 
 import pandas as pd
 
-from bench._report import write_section
+from bench._report import REPORT, write_section
+
+SECTION = "quality-movielens"
 
 #: label -> (registry name, params); deep models are skipped when not registered.
 MODELS: dict[str, tuple[str, dict]] = {
@@ -52,8 +60,9 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--auto-minutes", type=float, default=10.0)
     args = ap.parse_args()
-    rows = []
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/quality.db")
         import_dataset(store, "ml", load_movielens_small())
@@ -74,15 +83,68 @@ def main() -> None:
             row["status"] = run.status if run.status == "done" else f"{run.status}: {run.error}"
             rows.append(row)
             print(row, flush=True)
+        if args.auto_minutes > 0:
+            rows += auto_rows(store, args.auto_minutes)
     write_section(
-        "quality-movielens",
+        SECTION,
         "Quality on MovieLens latest-small (every model family)",
         "python -m bench.bench_quality",
-        pd.DataFrame(rows),
+        merged(rows),
         "Protocol: per-user random 80/20 holdout (seed 42), all held-out ratings relevant, "
         "K = 10, full ranking; default parameters of each model. Users with no relevant test "
-        "item are excluded; a user with no recommendations scores 0.",
+        "item are excluded; a user with no recommendations scores 0. Rows 'auto M min': "
+        "`recsys tune --auto --budget M` (the Tune page's Find the best model) on the same "
+        "split: the cheap families searched on validation carved from train (never test), the "
+        "top three, their blend and their ranker run on test; fit_s is the run's fit, and the "
+        "first auto row's status gives the whole search's wall time. Rows not named by --models "
+        "keep their earlier measurement. Fit times depend on the machine's load (2 cores shared).",
     )
+
+
+def auto_rows(store: Any, minutes: float) -> list[dict[str, Any]]:
+    """The final runs of an automatic search as rows, in the order it ran them."""
+    from db.runs import RunRepository
+    from recsys_core.tuning_auto import find_best, parse_auto_spec
+
+    spec = parse_auto_spec({"dataset": "ml", "budget_minutes": minutes, "seed": 42})
+    result = find_best(store, spec, lambda d, t, m="": print(f"[{d}/{t}] {m}", flush=True))
+    print(result.families.drop(columns=["params"]).to_string(), flush=True)
+    rows = []
+    for final in result.runs.itertuples():
+        with store.session() as s:
+            run = RunRepository(s).get(int(final.run_id))
+        assert run is not None
+        metrics = run.summary.get("metrics", {})
+        row = {"model": f"auto {minutes:g} min: {final.label}"}
+        row.update({c: round(metrics[c], 4) for c in COLUMNS if c in metrics})
+        row["fit_s"] = round(run.timings.get("fit_s", float("nan")), 2)
+        row["status"] = run.status if run.status == "done" else f"{run.status}: {run.error}"
+        rows.append(row)
+        print(row, flush=True)
+    if rows:
+        rows[0]["status"] += f" (search + runs {result.seconds / 60:.1f} min)"
+    return rows
+
+
+def merged(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """This run's rows in place of the same models' rows of the table in BENCHMARKS.md; the
+    table's other rows stay (a subset re-measured keeps the rest), new ones go last."""
+    fresh = pd.DataFrame(rows)
+    text = REPORT.read_text() if REPORT.exists() else ""
+    start = f"<!-- bench:{SECTION} -->"
+    if start not in text:
+        return fresh
+    body = text.split(start, 1)[1].split(f"<!-- /bench:{SECTION} -->", 1)[0]
+    lines = [ln for ln in body.splitlines() if ln.startswith("|")]
+    if len(lines) < 3:
+        return fresh
+    cells = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in lines]
+    old = pd.DataFrame(cells[2:], columns=cells[0])
+    if any(str(r["model"]).startswith("auto ") for r in rows):  # a new search replaces all
+        old = old[~old["model"].str.startswith("auto ")]
+    by_model = {r["model"]: r for r in rows}
+    kept = [by_model.pop(r["model"], r) for r in old.to_dict("records")]
+    return pd.DataFrame([*kept, *by_model.values()], columns=list(old.columns))
 
 
 if __name__ == "__main__":
