@@ -205,11 +205,21 @@ def _child(args: list[str]) -> dict:
     # multi-threaded BLAS
     one = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     env = {**os.environ, **one, "RECSYS_SPARK_SHUFFLE_PARTITIONS": "8"}
+    # local[N] on N CPUs: the child, its JVM and Python workers inherit the affinity, so
+    # local[1]'s garbage collector and workers cannot borrow the second core (unpinned,
+    # local[1] used ~1.4 cores and the speed-up read as none)
+    cores = set(sorted(os.sched_getaffinity(0))[: _slots(args[0])])
     done = subprocess.run(
         [sys.executable, "-m", "bench.bench_spark", "--child", *args],
         capture_output=True, text=True, check=True, env=env,
+        preexec_fn=lambda: os.sched_setaffinity(0, cores),
     )  # fmt: skip
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _slots(master: str) -> int:
+    """The N of ``local[N]``."""
+    return int(master.removeprefix("local[").removesuffix("]"))
 
 
 def unit_costs(one: dict, two: dict) -> dict:
@@ -308,7 +318,8 @@ def _write(q: dict, runs: dict, unit: dict, args: argparse.Namespace) -> None:
         "42; NDCG@10 over every test user, full ranking, seen items excluded. The synthetic "
         "shape's value column is its NDCG@10 (50 taste groups, Zipf items). Measured rows "
         "ran on this shared machine (other helpers' jobs beside it); each scaling row is a "
-        "fresh process with its own Spark session, 8 shuffle partitions. "
+        "fresh process with its own Spark session, 8 shuffle partitions, pinned to as many "
+        "CPUs as its master has slots (local[1] on one CPU, local[2] on two). "
         "The wall-time speed-up is bounded by the other jobs, not by the engine: during fit + "
         f"rank local[1] got {share[0]:.0%} of a core and local[2] {share[1]:.0%} of one core "
         "(CPU seconds of the JVM and its Python workers over wall seconds), where an idle "
