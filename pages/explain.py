@@ -23,10 +23,8 @@ from recsys_core.explain import (
     permutation_importance,
     shap_importance,
 )
-from recsys_core.features.engineered import FEATURES, generator_feature_descriptions
 from recsys_core.jobs import preview as core
 from recsys_core.models.base import Recommender
-from recsys_core.ranking import HISTORY_FEATURES
 from recsys_core.splitting import Split
 
 KIND_WORDS = {
@@ -220,8 +218,7 @@ def shap_charts(importance: pd.DataFrame, values: pd.DataFrame, feats: pd.DataFr
 
 
 def feature_table(model: Recommender, importance: pd.DataFrame) -> None:
-    keys = list(model.candidate_models())
-    words = {**FEATURES, **HISTORY_FEATURES, **generator_feature_descriptions(keys)}
+    words = model.feature_descriptions()
     table = importance.assign(meaning=importance["feature"].map(words).fillna(""))
     with st.expander("What each feature means"):
         st.dataframe(table, hide_index=True, width="stretch")

@@ -6,7 +6,6 @@ this module is the public face: the model, its candidate step and the honest com
 
 from __future__ import annotations
 
-from recsys_core.models._ranker_history import HISTORY_FEATURES
 from recsys_core.models.ranker import (
     Candidates,
     GeneratorSpec,
@@ -17,7 +16,6 @@ from recsys_core.models.ranker import (
 )
 
 __all__ = [
-    "HISTORY_FEATURES",
     "Candidates",
     "GeneratorSpec",
     "TwoStageConfig",

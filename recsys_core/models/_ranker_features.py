@@ -11,14 +11,20 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_core.errors import InputError
-from recsys_core.features.engineered import FeatureContext, features_from_context
-from recsys_core.models._ranker_history import HistoryContext, history_features
+from recsys_core.features.engineered import (
+    FEATURES,
+    FeatureContext,
+    features_from_context,
+    generator_feature_descriptions,
+)
+from recsys_core.models._ranker_history import HISTORY_FEATURES, HistoryContext, history_features
 from recsys_core.models.base import Recommender
 
 __all__ = [
     "Candidates",
     "candidate_frame",
     "candidates",
+    "feature_descriptions",
     "generator_keys",
     "rank_within",
     "z_within",
@@ -33,6 +39,12 @@ class Candidates:
     items: np.ndarray
     scores: dict[str, np.ndarray]
     ranks: dict[str, np.ndarray]
+
+
+def feature_descriptions(keys: list[str]) -> dict[str, str]:
+    """What every candidate feature means: the engineered and history features, and each
+    generator's own (named by its key)."""
+    return {**FEATURES, **HISTORY_FEATURES, **generator_feature_descriptions(keys)}
 
 
 def generator_keys(models: Sequence[Recommender]) -> list[str]:

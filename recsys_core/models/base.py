@@ -281,6 +281,10 @@ class Recommender(ABC):
         """Per row of :meth:`feature_rows`, each feature's signed part of the score (SHAP)."""
         raise InputError(f"The {self.name} model has no candidate features to explain.")
 
+    def feature_descriptions(self) -> dict[str, str]:
+        """What each column of :meth:`feature_rows` means, by name (``ranks_candidates``)."""
+        return {}
+
     def candidate_models(self) -> dict[str, Recommender]:
         """Fitted models whose lists this one reorders, by label (``ranks_candidates``)."""
         return {}

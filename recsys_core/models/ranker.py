@@ -20,6 +20,7 @@ from recsys_core.models._ranker_features import (
     Candidates,
     candidate_frame,
     candidates,
+    feature_descriptions,
     generator_keys,
 )
 from recsys_core.models._ranker_history import HistoryContext, history_context
@@ -363,6 +364,10 @@ class TwoStageRanker(Recommender):
     def feature_contributions(self, rows: pd.DataFrame) -> pd.DataFrame:
         """SHAP value of every feature of every row (they add up to the ranker's score)."""
         return shap_frame(self.booster(), rows)
+
+    def feature_descriptions(self) -> dict[str, str]:
+        """What each feature means, the generators' features named by their keys."""
+        return feature_descriptions(list(self.candidate_models()))
 
     def candidate_models(self) -> dict[str, Recommender]:
         """The fitted generators by feature-name key (numbered when a name repeats)."""

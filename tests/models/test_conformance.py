@@ -211,6 +211,11 @@ class TestRecommenderContract:
             with pytest.raises(InputError, match="nothing to shuffle"):
                 model.permutable(model.train_)
         assert bool(model.candidate_models()) == caps.candidate_models
+        if caps.candidate_models:  # every feature the model ranks by says what it means
+            columns = set(model.feature_rows(np.arange(3)).columns)
+            assert columns and columns <= set(model.feature_descriptions())
+        else:
+            assert model.feature_descriptions() == {}
 
     def test_fit_rejects_one_user_or_empty_data(self, name: str) -> None:
         one_user = Interactions.from_frame(

@@ -194,6 +194,7 @@ def test_ranker_run_gives_shap_reasons_and_the_shap_section(
     assert table["feature"].tolist() == features
     assert table["mean_abs_shap"].is_monotonic_decreasing and (table["mean_abs_shap"] >= 0).all()
     assert str(table.set_index("feature").loc["rank_item_knn", "meaning"]).startswith("User x")
+    assert (table["meaning"] != "").all(), table  # every feature the ranker uses is described
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("mean |SHAP|" in s for s in specs)  # the bar chart of mean |SHAP| per feature
     at.selectbox(key="explain_dep").set_value(features[-1]).run()  # survives a rerun
