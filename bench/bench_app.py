@@ -1,6 +1,6 @@
 """App start and page loads: TensorFlow must not slow them (it is imported only by deep fits).
 
-Usage: python -m bench.bench_app   (needs /usr/bin/chromium)
+Usage: python -m bench.bench_app [--no-write]   (needs /usr/bin/chromium)
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ if __name__ == "__main__":
     times = {**import_times(), **page_times()}
     rows = pd.DataFrame({"step": list(times), "seconds": list(times.values())})
     print(rows)
+    if "--no-write" in sys.argv:
+        sys.exit(0)
     write_section(
         "app",
         "App start and page loads",

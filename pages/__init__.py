@@ -3,10 +3,10 @@
 Streamlit runs a fresh server's first request in its legacy pages-directory mode whenever a
 ``pages/`` folder sits beside app.py: a deep link (``/compare``) then runs the page file
 alone, without app.py's navigation, page config and store line, until some run of app.py
-calls ``st.navigation``. Every page imports a helper from this package before its own heavy
-imports (the store, the core library: seconds on a cold process), so the switch happens
-here, early: leave the legacy mode and rerun; the rerun goes through app.py, which routes
-back to the same page. When the legacy mode runs app.py itself, app.py's own navigation
+calls ``st.navigation``. Every page's first import is this package (``import pages``, before
+pandas, plotly, the store and the core library: seconds on a cold process; a test checks the
+order), so the switch happens here, early: leave the legacy mode and rerun; the rerun goes
+through app.py, which routes back to the same page. When the legacy mode runs app.py itself, app.py's own navigation
 takes over and nothing is needed. Outside a Streamlit script run (tests, the CLI) this does
 nothing.
 """

@@ -3,6 +3,10 @@ first; every metric, charts, segments and trade-offs folded below."""
 
 from __future__ import annotations
 
+import pages  # noqa: F401  (first, before heavy imports: see pages/__init__.py)
+
+# isort: split
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pages  # noqa: F401  (first, before heavy imports: see pages/__init__.py)
+
+# isort: split
+
 import pandas as pd
 import streamlit as st
 
