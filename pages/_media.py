@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from pages._ui import dataset_picker, get_store, load_version
@@ -16,22 +17,33 @@ from recsys_core.features import (
 from recsys_core.jobs import datasets as jobs
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _coverage(url: str, dataset_id: int, version: int) -> tuple[go.Figure | None, list[str]]:
+    """The coverage chart and warnings, once per version for every session: scanning the
+    item table for values took a third of a Data view's server time on every rerun."""
+    inter = load_version(url, dataset_id, version)
+    coverage = modality_coverage(inter)
+    if coverage.empty:
+        return None, []
+    fig = px.bar(
+        coverage, x="modality", y="share", hover_data=["columns", "items_with_value"],
+        title="Share of catalogue items with a value, per modality", range_y=[0, 1],
+    )  # fmt: skip
+    return fig, list(coverage_warnings(inter))
+
+
 def media_tab() -> None:
     picked = dataset_picker("media")
     if picked is None:
         return
     ds, version = picked
     inter = load_version(get_store().url, ds.id, version.version)
-    coverage = modality_coverage(inter)
-    if coverage.empty:
+    fig, warnings = _coverage(get_store().url, ds.id, version.version)
+    if fig is None:
         st.info("This dataset has no item table yet: import one with the behaviour file.")
     else:
-        for warning in coverage_warnings(inter):
+        for warning in warnings:
             st.warning(warning)
-        fig = px.bar(
-            coverage, x="modality", y="share", hover_data=["columns", "items_with_value"],
-            title="Share of catalogue items with a value, per modality", range_y=[0, 1],
-        )  # fmt: skip
         st.plotly_chart(fig, width="stretch")
     if encoder := ds.source.get("image_encoder"):
         st.caption(f"Image vectors of this dataset were made by: {encoder}")

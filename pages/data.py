@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from pages._columns import Upload, column_grid, upload
@@ -22,7 +23,7 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.data.io import RawTable, renamed
 from recsys_core.data.layouts import flag_names
 from recsys_core.data.mapping import ItemMapping, UserMapping, parse_event_weights
-from recsys_core.data.profile import profile
+from recsys_core.data.profile import Profile, profile
 from recsys_core.data.profile_charts import profile_figures
 from recsys_core.data.roles import (
     BEHAVIOUR_ROLES,
@@ -273,13 +274,22 @@ def clean_tab() -> None:
     _changed(f"Created version {new.version} of {ds.name}.", *(s.describe() for s in stats))
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _profile(url: str, dataset_id: int, version: int) -> tuple[Profile, list[go.Figure]]:
+    """The profile and its charts, built once per version for every session: rebuilding the
+    figures (plotly copies a template into each) was most of a Data view's server time."""
+    inter = load_version(url, dataset_id, version)
+    prof = profile(inter)
+    return prof, list(profile_figures(inter, prof).values())
+
+
 def profile_tab() -> None:
     picked = dataset_picker("profile")
     if picked is None:
         return
     ds, version = picked
     inter = load_version(get_store().url, ds.id, version.version)
-    prof = profile(inter)
+    prof, figures = _profile(get_store().url, ds.id, version.version)
     cols = st.columns(5)
     cols[0].metric("Users", f"{prof.n_users:,}")
     cols[1].metric("Items", f"{prof.n_items:,}")
@@ -287,7 +297,6 @@ def profile_tab() -> None:
     cols[3].metric("Density", f"{prof.density:.3%}")
     cols[4].metric("Gini (items)", f"{prof.gini_items:.2f}")
     _top_items(inter)
-    figures = list(profile_figures(inter, prof).values())
     for start in range(0, len(figures), 2):
         for col, fig in zip(st.columns(2), figures[start : start + 2], strict=False):
             col.plotly_chart(fig, width="stretch")
