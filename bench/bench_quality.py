@@ -5,9 +5,10 @@ full ranking over all items the user did not rate in training.
 Usage: python -m bench.bench_quality [--models ...] [--auto-minutes M]
 
 ``--models`` with a subset re-measures those rows and keeps the table's other rows as they
-were measured; ``--auto-minutes`` adds the rows of "Find the best model" (``recsys tune
---auto --budget M``: every cheap family searched on validation carved from train, the best
-three, their blend and their ranker run on test); 0 leaves them out.
+were measured (``--models`` alone: none, only the auto rows); ``--auto-minutes`` adds the rows
+of "Find the best model" (``recsys tune --auto --budget M``: every cheap family searched on
+validation carved from train, the best three, their blend and a ranker over the best six run
+on test, the one to use picked on validation); 0 leaves them out.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def main() -> None:
     from recsys_core.jobs.datasets import import_dataset
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--models", nargs="*", default=list(MODELS), help="none: only the auto rows")
     ap.add_argument("--auto-minutes", type=float, default=10.0)
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
@@ -94,10 +95,13 @@ def main() -> None:
         "K = 10, full ranking; default parameters of each model. Users with no relevant test "
         "item are excluded; a user with no recommendations scores 0. Rows 'auto M min': "
         "`recsys tune --auto --budget M` (the Tune page's Find the best model) on the same "
-        "split: the cheap families searched on validation carved from train (never test), the "
-        "top three, their blend and their ranker run on test; fit_s is the run's fit, and the "
-        "first auto row's status gives the whole search's wall time. Rows not named by --models "
-        "keep their earlier measurement. Fit times depend on the machine's load (2 cores shared).",
+        "split: the cheap families searched on validation carved from train (never test; a tuned "
+        "config kept only when it beats the defaults beyond noise), the top three, their blend "
+        "and a ranker over the best six + content run on test; the status gives each one's "
+        "validation NDCG@10 and marks the one chosen on validation (the auto result); fit_s is "
+        "the run's fit, and the first auto row's status gives the whole search's wall time. "
+        "Rows not named by --models keep their earlier measurement. Fit times depend on the "
+        "machine's load (2 cores shared).",
     )
 
 
@@ -108,9 +112,10 @@ def auto_rows(store: Any, minutes: float) -> list[dict[str, Any]]:
 
     spec = parse_auto_spec({"dataset": "ml", "budget_minutes": minutes, "seed": 42})
     result = find_best(store, spec, lambda d, t, m="": print(f"[{d}/{t}] {m}", flush=True))
-    print(result.families.drop(columns=["params"]).to_string(), flush=True)
+    print(result.families.to_string(), flush=True)
     rows = []
     for final in result.runs.itertuples():
+        picked = "; chosen on validation" if final.chosen else ""
         with store.session() as s:
             run = RunRepository(s).get(int(final.run_id))
         assert run is not None
@@ -119,10 +124,11 @@ def auto_rows(store: Any, minutes: float) -> list[dict[str, Any]]:
         row.update({c: round(metrics[c], 4) for c in COLUMNS if c in metrics})
         row["fit_s"] = round(run.timings.get("fit_s", float("nan")), 2)
         row["status"] = run.status if run.status == "done" else f"{run.status}: {run.error}"
+        row["status"] += f" (validation {final.validation:.4f}{picked})"
         rows.append(row)
         print(row, flush=True)
     if rows:
-        rows[0]["status"] += f" (search + runs {result.seconds / 60:.1f} min)"
+        rows[0]["status"] += f"; search + runs {result.seconds / 60:.1f} min"
     return rows
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import optuna
 import pandas as pd
 from optuna.distributions import BaseDistribution
@@ -21,6 +22,7 @@ from recsys_core.evaluation import evaluate
 from recsys_core.evaluation.ranking import accuracy_metrics
 from recsys_core.jobs.datasets import load_interactions
 from recsys_core.jobs.runs import RunSpec, split_for
+from recsys_core.models.base import Recommender
 from recsys_core.models.registry import make_model
 from recsys_core.progress import Progress, report
 from recsys_core.splitting import Split
@@ -58,6 +60,7 @@ __all__ = [
     "tune",
     "tuning_split",
     "validated",
+    "validation_value",
 ]
 
 
@@ -174,6 +177,12 @@ def tuning_split(inter: Interactions, spec: TuneSpec) -> Split:
     return Split(parts.train, parts.validation, None, config)
 
 
+def validation_value(model: Recommender, parts: Split, metric: str, seed: int) -> float:
+    """``metric`` of a model fitted on ``parts.train``, scored on ``parts.test`` (validation)."""
+    result = evaluate({"model": model}, parts, (metric_k(metric),), random_state=seed)
+    return float(result.summary["value"].astype(float).to_dict()[metric])
+
+
 def tune(
     store: Store,
     spec: TuneSpec,
@@ -184,6 +193,7 @@ def tune(
     on_trial: Callable[[pd.DataFrame], None] | None = None,
     detail: bool = False,
     parts: Split | None = None,
+    per_user: dict[int, np.ndarray] | None = None,
 ) -> TuneResult:
     """Run ``spec.n_trials`` trials (TPE, seeded) and summarise the whole study.
 
@@ -195,6 +205,9 @@ def tune(
     Args:
         storage_url: Optuna storage; default in-memory, or :func:`optuna_storage_url` when
             ``spec.study`` names a study (workers sharing that name share its trials).
+        per_user: filled with each completed trial's per-user validation values of
+            ``spec.metric`` by trial number (users in one fixed order), so a caller can tell
+            a real gain over the defaults trial from the noise of one validation split.
         stop: asked before each trial and during each fit (through the model's progress):
             once it returns True the running fit is abandoned (its trial recorded as
             pruned, "cancelled") and the result covers the trials completed so far.
@@ -226,7 +239,7 @@ def tune(
             break
         label = f"trial {n + 1}/{spec.n_trials}"
         watch = _fit_watch(stop, progress if detail else None, n, spec.n_trials, label)
-        cancelled = not _trial(study, space, spec, parts, k, watch)
+        cancelled = not _trial(study, space, spec, parts, k, watch, per_user)
         if on_trial is not None:
             on_trial(trials_frame(study.trials))
         if cancelled:
@@ -280,6 +293,7 @@ def _trial(
     parts: Split,
     k: int,
     watch: Progress | None = None,
+    per_user: dict[int, np.ndarray] | None = None,
 ) -> bool:
     """One trial, told to the study; False when ``watch`` (see ``_fit_watch``) cut its fit
     short."""
@@ -295,6 +309,8 @@ def _trial(
             return not stopped
         result = evaluate({spec.model: model}, parts, (k,), random_state=spec.seed)
         value = float(result.summary["value"].astype(float).to_dict()[spec.metric])
+        if per_user is not None:
+            per_user[trial.number] = result.per_user[spec.metric].to_numpy(dtype=np.float64)
     except BaseException:
         study.tell(trial, state=TrialState.FAIL)  # a crash is a bug: record it, then raise
         raise

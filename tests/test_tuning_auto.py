@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 
 from db import Store
@@ -19,10 +21,13 @@ from recsys_core.tuning import parse_tune_spec, tune, tuning_split
 from recsys_core.tuning_auto import (
     CHEAP,
     _weight_grid,
+    beats_defaults,
+    choose,
     families_for,
     find_best,
     parse_auto_spec,
 )
+from recsys_core.tuning_auto._final import ranker_params
 
 
 @pytest.fixture
@@ -33,7 +38,7 @@ def syn(store: Store) -> Store:
 
 def auto(**kw):
     values = {"dataset": "syn", "budget_minutes": 0.2, "max_trials": 3, "top_n": 2,
-              "families": ["item_knn", "ease", "rp3beta"], **kw}  # fmt: skip
+              "search_share": 0.9, "families": ["item_knn", "ease", "rp3beta"], **kw}  # fmt: skip
     return parse_auto_spec(values)
 
 
@@ -67,6 +72,9 @@ def test_families_ranked_by_validation_and_the_top_ones_written_as_runs(syn: Sto
     assert list(runs["model"][:2]) == list(fam["model"][:2])  # the two best families
     assert list(runs["validation"][:2]) == list(fam["validation"][:2])
     assert (runs["status"] == "done").all() and runs["test"].between(0, 1).all()
+    assert runs["validation"].notna().all()  # the ranker too: judged on validation
+    assert runs["chosen"].sum() == 1
+    assert runs.loc[runs["chosen"], "validation"].iloc[0] == runs["validation"].max()
     with syn.session() as s:
         stored = {r.id: r for r in RunRepository(s).all()}
     assert set(runs["run_id"]) == set(stored)
@@ -147,3 +155,61 @@ def test_cli_tune_auto_prints_families_and_runs(syn: Store, capsys) -> None:
     assert [r["kind"] for r in out["runs"]] == ["model", "model", "blend", "ranker"]
     assert main(["tune", "--db", url, "--dataset", "syn", "--auto"]) == 2  # no budget
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_the_ranker_is_chosen_when_it_beats_every_family_and_the_blend_on_validation(
+    syn: Store,
+) -> None:
+    # One trial a family (the defaults) keeps this deterministic; on this set the ranker over
+    # item_knn, most_popular and rp3beta wins on validation, so it is the one to use.
+    spec = auto(families=["item_knn", "most_popular", "rp3beta"], max_trials=1,
+                budget_minutes=5, ranker_generators=2)  # fmt: skip
+    result = find_best(syn, spec)
+    runs = result.runs.set_index("kind")
+    assert runs.loc["ranker", "validation"] > runs["validation"].drop("ranker").max()
+    assert bool(runs.loc["ranker", "chosen"]) and int(runs["chosen"].sum()) == 1
+    with syn.session() as s:
+        ranker = RunRepository(s).get(int(runs.loc["ranker", "run_id"]))
+    assert ranker is not None
+    models = [g["model"] for g in ranker.spec["params"]["generators"]]
+    # the two best families in order, then content: the synthetic items carry metadata
+    assert models == [*result.families["model"][:2], "content"]
+
+
+def test_choose_goes_by_validation_never_test_and_skips_unfinished_runs() -> None:
+    runs = pd.DataFrame({
+        "kind": ["model", "blend", "ranker", "ranker"],
+        "validation": [0.30, 0.31, 0.35, 0.40],
+        "test": [0.50, 0.20, 0.33, 0.45],
+        "status": ["done", "done", "done", "cancelled"],
+    })  # fmt: skip
+    assert list(choose(runs)) == [False, False, True, False]
+    tie = runs.assign(validation=[0.35, 0.35, 0.35, np.nan])
+    assert list(choose(tie)) == [True, False, False, False]  # a tie goes to the single model
+    assert not choose(runs.assign(status="failed")).any()
+
+
+def test_a_tuned_config_must_beat_the_defaults_beyond_noise() -> None:
+    rng = np.random.default_rng(0)
+    defaults = rng.uniform(0, 1, 600)
+    noisy = defaults + rng.normal(0.002, 0.05, 600)  # +.002 on average: noise on 600 users
+    real = defaults + rng.normal(0.03, 0.05, 600)
+    assert not beats_defaults(defaults, noisy, 40)[0]
+    assert beats_defaults(defaults, real, 40)[0]
+    assert beats_defaults(defaults, real, 40)[1] > beats_defaults(defaults, real, 3)[1]
+    assert not beats_defaults(defaults[:1], real[:1], 2)[0]  # one user proves nothing
+
+
+def test_ranker_takes_the_best_families_and_content_when_items_have_metadata(syn: Store) -> None:
+    ranked = [("ease", {"reg": 100.0}, 0.3), ("slim", {}, 0.29), ("als", {}, 0.2)]
+    with_meta = load_interactions(syn, "syn")
+    assert with_meta.item_features is not None and len(with_meta.item_features.columns)
+    params = ranker_params(ranked, with_meta, 2)
+    assert params["generators"] == [
+        {"model": "ease", "params": {"reg": 100.0}}, {"model": "slim", "params": {}},
+        {"model": "content", "params": {}},
+    ]  # fmt: skip
+    bare = dataclasses.replace(with_meta, item_features=None)
+    assert [g["model"] for g in ranker_params(ranked, bare, 5)["generators"]] == [
+        "ease", "slim", "als",
+    ]  # fmt: skip

@@ -166,10 +166,11 @@ def _auto_text(result: Any) -> str:
         note = f"  ({r.note})" if r.note else ""
         lines.append(f"  {r.rank}. {r.model:<10} {r.validation:.4f}  {r.trials} trials  "
                      f"{r.params}{note}")  # fmt: skip
-    lines.append(f"Runs on the test side ({result.metric}):")
+    lines.append(f"Runs on the test side ({result.metric}), the one to use chosen on validation:")
     for r in result.runs.itertuples():
+        pick = "  <- chosen" if r.chosen else ""
         lines.append(f"  #{r.run_id} {r.label:<22} test {r.test:.4f}  "
-                     f"validation {r.validation:.4f}  {r.status}")  # fmt: skip
+                     f"validation {r.validation:.4f}  {r.status}{pick}")  # fmt: skip
     if result.cancelled:
         lines.append("Cancelled: the tables cover what finished.")
     return "\n".join(lines)

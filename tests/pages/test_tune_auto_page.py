@@ -58,7 +58,8 @@ def test_find_the_best_model_ranks_families_and_stores_the_runs(store: Store) ->
     assert list(families["validation"].dropna()) == sorted(families["validation"].dropna(),
                                                            reverse=True)  # fmt: skip
     assert list(runs["kind"]) == ["model", "model", "blend", "ranker"]
-    assert any("Best on the test side" in s.value for s in app.success)
+    assert runs["chosen"].sum() == 1
+    assert any("Chosen on validation" in s.value for s in app.success)
     assert {r.id for r in list_runs(store)} == set(runs["run_id"])
 
 

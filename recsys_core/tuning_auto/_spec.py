@@ -1,0 +1,52 @@
+"""The settings of an automatic search (shared by the search and its final stage)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from recsys_core.models.registry import REGISTRY
+from recsys_core.splitting.configs import RandomHoldout, SplitConfig
+
+__all__ = ["AutoSpec"]
+
+
+class AutoSpec(BaseModel):
+    """Everything that determines an automatic search: same spec and seed, same trials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(description="Dataset name.")
+    version: int | None = Field(default=None, ge=1, description="Dataset version; latest if unset.")
+    budget_minutes: float = Field(gt=0.0, le=24 * 60, description="Time for the whole search.")
+    metric: str = Field(default="NDCG@10", description="Validation metric families are ranked by.")
+    split: SplitConfig = Field(
+        default_factory=RandomHoldout,
+        description="The real split; its test side is never tuned on.",
+    )
+    validation_fraction: float = Field(
+        default=0.2, gt=0.0, lt=1.0, description="Share of train carved out to score trials on."
+    )
+    seed: int = Field(default=42, description="Seed for the split, the samplers and the models.")
+    families: list[str] | None = Field(
+        default=None, description="Families searched, in order; empty: cheap strong ones first."
+    )
+    top_n: int = Field(default=3, ge=1, le=5, description="Best families trained as runs.")
+    ranker_generators: int = Field(
+        default=6, ge=1, le=10, description="Best families the final ranker takes candidates from."
+    )
+    max_trials: int = Field(default=40, ge=1, le=1000, description="Trials per family at most.")
+    #: 0.4: the final stage fits the ranker twice (on validation to be judged, then on all of
+    #: train), each fitting its generators twice; on ML-latest-small that is ~5 of 10 minutes.
+    search_share: float = Field(
+        default=0.4, gt=0.0, lt=1.0, description="Share of the budget spent searching."
+    )
+
+    @field_validator("families")
+    @classmethod
+    def _known(cls, value: list[str] | None) -> list[str] | None:
+        unknown = [f for f in value or [] if f not in REGISTRY]
+        if unknown:
+            raise ValueError(f"unknown families {unknown}; choose from {', '.join(REGISTRY)}")
+        if value is not None and not value:
+            raise ValueError("give at least one family")
+        return value
