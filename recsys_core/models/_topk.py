@@ -32,7 +32,7 @@ def topk_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     # arbitrary, so redo those (rare) rows with the exact rule.
     crossing = (scores == kth).sum(axis=1) > (vals == kth).sum(axis=1)
     if crossing.any():
-        cols[crossing] = _exact_rows(scores[crossing], kth[crossing], kk)
+        cols[crossing] = exact_rows(scores[crossing], kth[crossing], kk)
         vals[crossing] = np.take_along_axis(scores[crossing], cols[crossing], axis=1)
     order = np.lexsort((cols, -vals))  # by score descending, then item index ascending
     cols = np.take_along_axis(cols, order, axis=1)
@@ -42,7 +42,7 @@ def topk_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return items, values
 
 
-def _exact_rows(scores: np.ndarray, kth: np.ndarray, kk: int) -> np.ndarray:
+def exact_rows(scores: np.ndarray, kth: np.ndarray, kk: int) -> np.ndarray:
     """Columns above the k-th score plus the lowest-index ties, ``kk`` per row, unordered."""
     above = scores > kth
     tied = scores == kth

@@ -9,7 +9,10 @@ reproducible across machines, so they are held to the scalar reference instead
 Families added after the contract (rp3beta, slim, ials) hold the sentences they said
 when they were added; the ranker holds those of its 2026-12-07 history features (similarity
 to the history and the latest items, item times against the user's, an L2 penalty on leaves),
-which changed what it ranks by on purpose.
+which changed what it ranks by on purpose. user_knn's sentence for (102, 81) changed order on
+2026-12-07, when neighbours tied at the n-th similarity began to be kept lowest index first
+(user 102 keeps users 19 and 41 instead of 93 and 127, all four at 0.1865): the deliberate,
+CPU-independent rule of pruned_similarity (models/knn.py); no other sentence moved.
 """
 
 from __future__ import annotations

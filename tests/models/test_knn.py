@@ -89,18 +89,79 @@ def _dense_reference(x: np.ndarray, n: int) -> np.ndarray:
     return np.where(sim >= cutoff, sim, 0.0)
 
 
+#: pruned_similarity's two ways: numpy blocks (small catalogues) and the compiled loop.
+WAYS = {"numpy": 10**9, "compiled": 0}
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
 @pytest.mark.parametrize("dense", [True, False])
 def test_block_pruning_matches_dense_reference_on_random_data(
-    dense: bool, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+    way: str, dense: bool, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     x = (rng.random((60, 40)) < 0.3) * rng.random((60, 40)).round(3)
-    # Tiny blocks, so the 40 targets are split over many blocks of 2-3 columns.
+    monkeypatch.setattr(knn_module, "NUMPY_COLUMNS", WAYS[way])
+    # Many blocks, so the 40 targets are split over blocks of 2-3 columns.
+    monkeypatch.setattr(knn_module, "PROGRESS_STEPS", 20)
     monkeypatch.setattr(knn_module, "BLOCK_BYTES", 400)
     # either co-occurrence product (sparse x dense or sparse x sparse) gives the same
     monkeypatch.setattr(_cooccur, "DENSE_RATIO", 1e9 if dense else 0.0)
     got = pruned_similarity(sp.csr_matrix(x), KNNConfig(n_neighbors=5, binarize=False))
     np.testing.assert_allclose(got.toarray(), _dense_reference(x, 5), rtol=1e-5, atol=1e-7)
     assert (np.diff(got.tocsc().indptr) <= 5).all()
+
+
+def _brute_force_lowest_index_ties(
+    x: np.ndarray, config: KNNConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every similarity in dense numpy (float64 denominators, float32 values, as the kernel
+    documents), and per target the ``n`` best kept by (value descending, index ascending)."""
+    x = (x != 0).astype(np.float32) if config.binarize else x.astype(np.float32)
+    co = (x.T.astype(np.float64) @ x.astype(np.float64)).astype(np.float32).astype(np.float64)
+    sq = (x.astype(np.float64) ** 2).sum(axis=0)
+    if config.similarity == "jaccard":
+        denom = sq[:, None] + sq[None, :] - co
+    else:
+        a = 0.5 if config.similarity == "cosine" else config.alpha
+        denom = (sq**a)[:, None] * (sq ** (1.0 - a))[None, :]  # [source, target]
+    denom = denom + config.shrinkage
+    denom[denom == 0] = 1.0
+    sim = (co / denom).astype(np.float32)
+    np.fill_diagonal(sim, 0.0)
+    kept = np.zeros_like(sim)
+    for j in range(sim.shape[1]):  # a loop over the targets of a tiny fixture
+        order = np.lexsort((np.arange(sim.shape[0]), -sim[:, j]))[: config.n_neighbors]
+        order = order[sim[order, j] > 0]
+        kept[order, j] = sim[order, j]
+    return kept, sim
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+@pytest.mark.parametrize(
+    "config",
+    [
+        KNNConfig(n_neighbors=3),
+        KNNConfig(n_neighbors=2, similarity="jaccard"),
+        KNNConfig(n_neighbors=4, similarity="asymmetric_cosine", alpha=0.8, shrinkage=2.0),
+        KNNConfig(n_neighbors=3, binarize=False),
+    ],
+    ids=["cosine", "jaccard", "asymmetric-shrunk", "weighted"],
+)
+def test_ties_at_the_cut_off_keep_the_lowest_source_indices(
+    way: str, config: KNNConfig, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few users and 0/1 (or three-level) values: most targets have sources tied at the n-th
+    similarity, and exactly the lowest-index ones stay, bit for bit as a brute force, by
+    either way."""
+    monkeypatch.setattr(knn_module, "NUMPY_COLUMNS", WAYS[way])
+    n, crossing = config.n_neighbors, 0
+    for _ in range(5):
+        x = (rng.random((6, 30)) < 0.4) * rng.integers(1, 4, (6, 30))
+        want, sim = _brute_force_lowest_index_ties(x, config)
+        got = pruned_similarity(sp.csr_matrix(x), config).toarray()
+        np.testing.assert_array_equal(got, want)
+        ranked = -np.sort(-sim, axis=0)  # the fixture exercises the rule: targets whose
+        crossing += int(((ranked[n - 1] > 0) & (ranked[n - 1] == ranked[n])).sum())  # n-th ties
+    assert crossing >= 10
 
 
 def test_user_knn_matches_dense_user_cosine(rng: np.random.Generator) -> None:
