@@ -110,11 +110,13 @@ def bpr_sgd(
     owners = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(matrix.indptr))
     liked = matrix.indices.astype(np.int64)
     codes = owners * n_items + liked  # sorted: CSR rows in order, indices sorted
+    table = _seen_table(codes, n_users * n_items)
     for epoch in range(c.epochs):
         draw = rng.integers(0, len(liked), len(liked)) if len(liked) else np.zeros(0, np.int64)
         u, i = owners[draw], liked[draw]
         j = rng.integers(0, n_items, len(draw))
-        keep = ~_has(codes, u * n_items + j)
+        drawn = u * n_items + j
+        keep = ~(table[drawn] if table is not None else _has(codes, drawn))
         u, i, j = u[keep], i[keep], j[keep]
         if c.batch_size == 1:  # Cornac's loop, compiled
             sequential_sgd((user_f, item_f, bias), (u, i, j), c.learning_rate, c.reg)
@@ -124,6 +126,25 @@ def bpr_sgd(
         if on_epoch is not None:
             on_epoch(epoch + 1)
     return user_f, item_f, bias
+
+
+#: Largest users x items table of booleans (bytes) that marks the positives for the
+#: negative check; past it, a binary search in the sorted codes.
+SEEN_TABLE_BYTES = 64 * 2**20
+
+
+def _seen_table(codes: np.ndarray, cells: int) -> np.ndarray | None:
+    """Positives as a flat ``users x items`` boolean table, when it fits.
+
+    One lookup per drawn negative instead of a binary search: the search was 1.4 s of CPU
+    in a 100-epoch fit on 943 x 1,682 x 100k (more than the compiled SGD), the table 0.13 s,
+    the same answers.
+    """
+    if cells > SEEN_TABLE_BYTES:
+        return None
+    table = np.zeros(cells, dtype=bool)
+    table[codes] = True
+    return table
 
 
 def _has(sorted_codes: np.ndarray, codes: np.ndarray) -> np.ndarray:
