@@ -5,6 +5,11 @@ Target: each page within 2 s warm for one analyst, and ten concurrent sessions w
 of one. This script builds a temp store with MovieLens latest-small and ~11 small runs,
 starts the app, and times each page from the sidebar click to its last element.
 
+The sessions share the machine's cores with the browser that draws them, so the script also
+reports where the CPU goes: the server's and the browser's CPU seconds of one warm view, and
+of all views while the sessions run at once. Ten views at once cannot finish sooner than ten
+views' CPU divided by the cores, whatever the app does.
+
 Usage: python -m bench.bench_pages [--sessions 10] [--no-write]   (needs /usr/bin/chromium)
 """
 
@@ -52,6 +57,38 @@ PAGES: dict[str, tuple[str, str]] = {
     "Data": ("heading", "Data"),
     "Home": ("heading", "Recsys Workbench"),
 }
+
+
+def _tree_cpu() -> dict[int, float]:
+    """CPU seconds (user + system, with reaped children's) of every live process, by pid, and
+    each process's parent under the key ``-pid``; read from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we read
+        pid = int(stat.parent.name)
+        out[pid] = sum(int(v) for v in fields[11:15]) / tick
+        out[-pid] = int(fields[1])
+    return out
+
+
+def cpu(root: int, exclude: int = 0) -> float:
+    """CPU seconds of ``root`` and its descendants, without the subtree of ``exclude``: the
+    server alone, or this process's browsers (Chromium and Playwright's driver)."""
+    table = _tree_cpu()
+    children: dict[int, list[int]] = {}
+    for pid in (p for p in table if p > 0):
+        children.setdefault(int(table[-pid]), []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid != exclude:
+            total += table.get(pid, 0.0) if pid != os.getpid() else 0.0
+            todo.extend(children.get(pid, []))
+    return total
 
 
 def build_store(home: Path) -> str:
@@ -111,27 +148,42 @@ async def _visit(page: Any, name: str) -> float:
     return time.perf_counter() - start
 
 
-async def session(browser: Any, base: str, passes: int = 2) -> dict[str, list[float]]:
-    """One analyst: every page ``passes`` times (the first pass warms caches)."""
+async def session(
+    browser: Any, base: str, server: int = 0, passes: int = 2
+) -> dict[str, list[float]]:
+    """One analyst: every page ``passes`` times (the first pass warms caches). With the
+    server's pid, also the server's CPU seconds of each visit under ``"<page> cpu"`` (only
+    meaningful when this session is the only one) and the browser's under ``"<page> browser"``."""
     context = await browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.set_default_timeout(120_000)  # ten sessions on 2 cores: a click can wait > 30 s
     page = await context.new_page()
     await page.goto(base)
     await page.get_by_role("link", name="Compare").first.wait_for()
-    times: dict[str, list[float]] = {name: [] for name in PAGES}
+    times: dict[str, list[float]] = {}
     for _ in range(passes):
         for name in PAGES:
-            times[name].append(await _visit(page, name))
+            before = (cpu(server), cpu(os.getpid(), server)) if server else (0.0, 0.0)
+            times.setdefault(name, []).append(await _visit(page, name))
+            if server:
+                await asyncio.sleep(0.3)  # the last deltas' bookkeeping after the script ends
+                times.setdefault(f"{name} cpu", []).append(cpu(server) - before[0])
+                used = cpu(os.getpid(), server) - before[1]
+                times.setdefault(f"{name} browser", []).append(used)
     await context.close()
     return times
 
 
-async def measure(base: str, sessions: int) -> pd.DataFrame:
+async def measure(base: str, sessions: int, server: int) -> tuple[pd.DataFrame, str]:
+    """The table, and a sentence on where the CPU went while the sessions ran at once."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        one = await session(browser, base)
+        one = await session(browser, base, server)
+        server0, browser0, start = cpu(server), cpu(os.getpid(), server), time.perf_counter()
         many = await asyncio.gather(*(session(browser, base) for _ in range(sessions)))
+        wall = time.perf_counter() - start
+        server_s, browser_s = cpu(server) - server0, cpu(os.getpid(), server) - browser0
         await browser.close()
     rows = []
     for name in PAGES:
@@ -142,11 +194,25 @@ async def measure(base: str, sessions: int) -> pd.DataFrame:
                 "page": name,
                 "1 session, cold (s)": round(one[name][0], 2),
                 "1 session, warm (s)": round(one[name][-1], 2),
+                "server CPU, 1 warm view (s)": round(one[f"{name} cpu"][-1], 2),
+                "browser CPU, 1 warm view (s)": round(one[f"{name} browser"][-1], 2),
                 f"{sessions} sessions, warm median (s)": round(median, 2),
                 f"{sessions} sessions, warm max (s)": round(max(warm_many), 2),
+                "ratio (median / 1 warm)": round(median / one[name][-1], 1),
             }
         )  # fmt: skip
-    return pd.DataFrame(rows)
+    views = sessions * 2 * len(PAGES)
+    per_view = (server_s + browser_s) / views
+    split = (
+        f"While the {sessions} sessions ran ({views} page views in {wall:.0f} s), the app "
+        f"server used {server_s:.0f} CPU s ({server_s / views:.2f} s per view) and the "
+        f"browser {browser_s:.0f} CPU s ({browser_s / views:.2f} s per view), "
+        f"{(server_s + browser_s) / wall:.2f} of the {os.cpu_count()} cores on average: "
+        f"{sessions} views at once need at least {sessions} x {per_view:.2f} CPU s / "
+        f"{os.cpu_count()} cores = {sessions * per_view / (os.cpu_count() or 1):.1f} s each "
+        "when they all wait for the same cores, whatever the server does."
+    )
+    return pd.DataFrame(rows), split
 
 
 def main() -> None:
@@ -163,10 +229,11 @@ def main() -> None:
         print(f"store: --store {home}", flush=True)
     proc, base = start_app(home, url)
     try:
-        table = asyncio.run(measure(base, args.sessions))
+        table, split = asyncio.run(measure(base, args.sessions, proc.pid))
     finally:
         proc.terminate()
     print(table.to_string(index=False))
+    print(split, f"Load average: {os.getloadavg()[0]:.1f}")
     if not args.no_write:
         write_section(
             "pages",
@@ -178,6 +245,8 @@ def main() -> None:
             "sidebar click until the script stops running. Warm = the second visit of the "
             "session. The sessions share one browser and one app server. Targets (issue 10): "
             "warm within 2 s for one analyst, ten sessions within 3x of one. "
+            "CPU of one warm view: the app server's and the browser's (Chromium and "
+            f"Playwright's driver) CPU seconds during that visit, one session alone. {split} "
             f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
             "(the browsers run on the server's cores too).",
         )
