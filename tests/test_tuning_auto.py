@@ -23,6 +23,7 @@ from recsys_core.tuning_auto import (
     _weight_grid,
     beats_defaults,
     choose,
+    cross_fitted,
     families_for,
     find_best,
     parse_auto_spec,
@@ -213,3 +214,13 @@ def test_ranker_takes_the_best_families_and_content_when_items_have_metadata(syn
     assert [g["model"] for g in ranker_params(ranked, bare, 5)["generators"]] == [
         "ease", "slim", "als",
     ]  # fmt: skip
+
+
+def test_cross_fitted_value_is_not_flattered_by_the_pick_but_keeps_a_real_winner() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.uniform(0, 1, (12, 600))  # a dozen weightings, all equal but for noise
+    assert cross_fitted(noise, 42) < noise.mean(axis=1).max() - 0.005
+    real = noise.copy()
+    real[3] += 0.2  # one weighting truly better: both halves pick it
+    assert cross_fitted(real, 42) == pytest.approx(real[3].mean())
+    assert cross_fitted(noise[:, :1], 42) == noise[:, 0].max()  # one user: nothing held out

@@ -24,6 +24,7 @@ from scipy.stats import norm
 
 from db import Store
 from recsys_core.errors import InputError
+from recsys_core.evaluation import evaluate
 from recsys_core.jobs.datasets import load_interactions
 from recsys_core.models.hybrid import Hybrid
 from recsys_core.models.registry import REGISTRY, make_model
@@ -36,7 +37,6 @@ from recsys_core.tuning import (
     tune,
     tuning_split,
     validated,
-    validation_value,
 )
 from recsys_core.tuning_auto._final import (
     Family,
@@ -56,6 +56,7 @@ __all__ = [
     "FinalRun",
     "beats_defaults",
     "choose",
+    "cross_fitted",
     "families_for",
     "find_best",
     "parse_auto_spec",
@@ -318,19 +319,39 @@ def _weight_grid(n: int) -> list[tuple[float, ...]]:
 def _blend_weights(
     top: list[tuple[str, dict[str, Any], float]], parts: Split, spec: AutoSpec
 ) -> tuple[list[float], float]:
-    """The blend weights scoring best on the validation side, and that value.
+    """The blend weights scoring best on the validation side, and their cross-fitted value.
 
     The top families are refitted with their best params on train-minus-validation (the
-    fit side of the trials), so the weights are picked without the test side.
+    fit side of the trials), so the weights are picked without the test side. The value is
+    :func:`cross_fitted`: the best of a dozen weightings scored on the users it was picked on
+    is flattered, and lost to the ranker's out-of-sample value unfairly (ML-latest-small:
+    blend .2170 on validation, .3531 on test; ranker .2124, .3907).
     """
     models = [
         make_model(name, {"random_state": spec.seed, **params}).fit(parts.train)
         for name, params, _ in top
     ]
-    best: tuple[list[float], float] = ([1.0] * len(models), -np.inf)
-    for weights in _weight_grid(len(models)):
-        blend = Hybrid.from_fitted(models, weights, random_state=spec.seed)
-        value = validation_value(blend, parts, spec.metric, spec.seed)
-        if value > best[1]:
-            best = (list(weights), value)
-    return best
+    grid, k = _weight_grid(len(models)), metric_k(spec.metric)
+    values = np.vstack([
+        evaluate({"blend": Hybrid.from_fitted(models, w, random_state=spec.seed)}, parts, (k,),
+                 random_state=spec.seed).per_user[spec.metric].to_numpy(dtype=np.float64)
+        for w in grid
+    ])  # fmt: skip
+    return list(grid[int(values.mean(axis=1).argmax())]), cross_fitted(values, spec.seed)
+
+
+def cross_fitted(values: np.ndarray, seed: int) -> float:
+    """The value of picking the best option, measured where the pick was not made.
+
+    ``values`` holds one row per option and one column per user. The users are halved
+    (seeded); the option best on each half is scored on the other half, and the two halves'
+    per-user values are averaged. With one user there is nothing to hold out: the best mean.
+    """
+    n = values.shape[1]
+    if n < 2:
+        return float(values.mean(axis=1).max())
+    half = np.zeros(n, dtype=bool)
+    half[np.random.default_rng(seed).permutation(n)[: n // 2]] = True
+    on_a = int(values[:, half].mean(axis=1).argmax())
+    on_b = int(values[:, ~half].mean(axis=1).argmax())
+    return float((values[on_b, half].sum() + values[on_a, ~half].sum()) / n)
