@@ -21,11 +21,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.models._latent import latent_history_parts, latent_parts_many
-from recsys_core.models.base import RecommenderConfig
+from recsys_core.models.base import RecommenderConfig, check_indices
 from recsys_core.models.deep._base import DeepConfig, DeepRecommender
 from recsys_core.models.deep._keras import State, layer_arrays, layer_seed
 from recsys_core.models.explanation import PairParts
@@ -108,11 +109,14 @@ class MultVAE(DeepRecommender):
         self._fold_in = fit_on
         return {}
 
-    def _rows(self, users: np.ndarray) -> np.ndarray:
+    def _rows(self, users: np.ndarray) -> sp.csr_matrix:
+        """The users' L2-normalised binary rows, kept sparse: the encoder's first product then
+        costs (history length x hidden) per user instead of (catalogue x hidden)."""
         source = self.__dict__.get("_fold_in", self.train_)
-        x = user_rows(source, users, True).toarray().astype(np.float64)
-        norm = np.linalg.norm(x, axis=1, keepdims=True)
-        return x / np.where(norm > 0, norm, 1.0)
+        x = user_rows(source, users, True).astype(np.float64)
+        counts = np.diff(x.indptr)
+        x.data = np.repeat(1.0 / np.sqrt(np.maximum(counts, 1)), counts)
+        return x
 
     def _build(self, keras: Any, fit_on: Interactions, constants: State) -> Any:
         c, layers, seed = self.config, keras.layers, self.config.random_state
@@ -179,7 +183,7 @@ class MultVAE(DeepRecommender):
 
     def _decoded(self, w: State, users: np.ndarray) -> np.ndarray:
         """The decoder's tanh layer at the encoder's mean: the user's vector of the last layer."""
-        hidden = np.tanh(self._rows(users) @ w["enc_0"] + w["enc_1"])
+        hidden = np.tanh(np.asarray(self._rows(users) @ w["enc_0"]) + w["enc_1"])
         mu = (hidden @ w["enc_out_0"] + w["enc_out_1"])[:, : self.config.embedding_size]
         return np.tanh(mu @ w["dec_0"] + w["dec_1"])
 
@@ -187,6 +191,17 @@ class MultVAE(DeepRecommender):
         """Decoded vectors of ``users`` and every item's output weights ``[n_items, hidden]``."""
         w = {k: np.asarray(v, dtype=np.float64) for k, v in self._state().items()}
         return self._decoded(w, users), np.ascontiguousarray(w["dec_out_0"].T)  # rows gathered
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Each pair's logit from its user's decoded vector and the item's output column: one
+        forward pass per distinct user and no catalogue-wide row (the default scores every item
+        of every user to read one per pair)."""
+        u = check_indices(users, self.n_users, "user")
+        i = check_indices(items, self.n_items, "item")
+        uniq, inverse = np.unique(u, return_inverse=True)
+        decoded, item_vectors = self._last_layer(uniq)
+        bias = np.asarray(self._state()["dec_out_1"], dtype=np.float64)
+        return np.einsum("pd,pd->p", decoded[inverse], item_vectors[i]) + bias[i]
 
     def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
         """History items' parts of the last layer's product (see :mod:`..._latent`).
