@@ -6,9 +6,9 @@ alone, without app.py's navigation, page config and store line, until some run o
 calls ``st.navigation``. Every page's first import is this package (``import pages``, before
 pandas, plotly, the store and the core library: seconds on a cold process; a test checks the
 order), so the switch happens here, early: leave the legacy mode and rerun; the rerun goes
-through app.py, which routes back to the same page. When the legacy mode runs app.py itself, app.py's own navigation
-takes over and nothing is needed. Outside a Streamlit script run (tests, the CLI) this does
-nothing.
+through app.py, which routes back to the same page. When the legacy mode runs app.py itself,
+app.py's own navigation takes over and nothing is needed. Outside a Streamlit script run
+(tests, the CLI) this does nothing.
 """
 
 from __future__ import annotations
