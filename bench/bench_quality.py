@@ -8,7 +8,8 @@ Usage: python -m bench.bench_quality [--models ...] [--auto-minutes M]
 were measured (``--models`` alone: none, only the auto rows); ``--auto-minutes`` adds the rows
 of "Find the best model" (``recsys tune --auto --budget M``: every cheap family searched on
 validation carved from train, the best three, their blend and a ranker over the best six run
-on test, the one to use picked on validation); 0 leaves them out.
+on test, the one to use picked on validation, where the blend's weights and the ranker's second
+stage are cross-fitted over the validation users); 0 leaves them out.
 """
 
 from __future__ import annotations
@@ -98,8 +99,11 @@ def main() -> None:
         "split: the cheap families searched on validation carved from train (never test; a tuned "
         "config kept only when it beats the defaults beyond noise), the top three, their blend "
         "and a ranker over the best six + content run on test; the status gives each one's "
-        "validation NDCG@10 and marks the one chosen on validation (the auto result); fit_s is "
-        "the run's fit, and the first auto row's status gives the whole search's wall time. "
+        "validation NDCG@10 (blend weights and the ranker's second stage learned on half the "
+        "validation users and scored on the other half, both ways, with the generators the "
+        "families were judged with) and marks the one chosen on validation (the auto result); "
+        "fit_s is the run's fit, and the first auto row's status gives the whole search's wall "
+        "time against its budget. "
         "Rows not named by --models keep their earlier measurement. Fit times depend on the "
         "machine's load (2 cores shared).",
     )
@@ -128,7 +132,8 @@ def auto_rows(store: Any, minutes: float) -> list[dict[str, Any]]:
         rows.append(row)
         print(row, flush=True)
     if rows:
-        rows[0]["status"] += f"; search + runs {result.seconds / 60:.1f} min"
+        over = f", {result.overrun_s / 60:.1f} over" if result.overrun_s else ""
+        rows[0]["status"] += f"; search + runs {result.seconds / 60:.1f} min{over}"
     return rows
 
 

@@ -152,6 +152,7 @@ def cmd_auto(args: argparse.Namespace, store: Store) -> dict[str, Any]:
         "families": result.families.to_dict(orient="records"),
         "runs": result.runs.to_dict(orient="records"),
         "seconds": result.seconds,
+        "overrun_s": result.overrun_s,
         "_text": _auto_text(result),
     }
 
@@ -173,4 +174,7 @@ def _auto_text(result: Any) -> str:
                      f"validation {r.validation:.4f}  {r.status}{pick}")  # fmt: skip
     if result.cancelled:
         lines.append("Cancelled: the tables cover what finished.")
+    if result.overrun_s:
+        lines.append(f"Took {result.seconds / 60:.1f} min, {result.overrun_s / 60:.1f} past the "
+                     "budget: the final runs are not cut for time.")  # fmt: skip
     return "\n".join(lines)

@@ -245,6 +245,21 @@ class TwoStageRanker(Recommender):
             for s in self.config.generators
         ]
 
+    def rows_scorer(self, feats: pd.DataFrame, labels: np.ndarray, groups: np.ndarray) -> Any:
+        """A second stage trained on the given candidate rows with this config's settings (it
+        has ``predict(feats)``); the model itself is left as it was. Find the best model
+        trains it on some validation users and scores the others, to judge the ranker on the
+        same generators and users as the families it competes with."""
+        kept = self._booster
+        text = self._train_ranker(feats, labels, groups)
+        scorer = self._booster
+        if text:
+            import lightgbm as lgb
+
+            scorer = lgb.Booster(model_str=text)
+        self._booster = kept
+        return scorer
+
     def _train_ranker(self, feats: pd.DataFrame, labels: np.ndarray, groups: np.ndarray) -> str:
         """A LambdaRank model grouped by user (``groups``: consecutive rows per query), as
         LightGBM text.

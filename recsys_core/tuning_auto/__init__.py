@@ -5,13 +5,14 @@ The search never sees the test side: one validation split is carved from the tra
 scored on it. A tuned config replaces a family's defaults only when it beats them on that
 side by more than the noise of one split (:func:`beats_defaults`). Families are ranked by
 their validation value; the top ones are then trained on the whole training side as ordinary
-runs, and a blend and a two-stage ranker over the best families follow
-(:mod:`._final`); all are reported on test, and the one to use is picked on validation.
+runs, and a blend and a two-stage ranker over the best families follow (:mod:`._final`);
+all are reported on test. The one to use is picked on validation alone, where every candidate
+is judged on the same users with the same generator fits and nothing is credited with the
+luck of its own pick (:mod:`._judge`).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections.abc import Callable
@@ -24,10 +25,8 @@ from scipy.stats import norm
 
 from db import Store
 from recsys_core.errors import InputError
-from recsys_core.evaluation import evaluate
 from recsys_core.jobs.datasets import load_interactions
-from recsys_core.models.hybrid import Hybrid
-from recsys_core.models.registry import REGISTRY, make_model
+from recsys_core.models.registry import REGISTRY
 from recsys_core.progress import Progress, report
 from recsys_core.splitting import Split
 from recsys_core.tuning import (
@@ -38,14 +37,8 @@ from recsys_core.tuning import (
     tuning_split,
     validated,
 )
-from recsys_core.tuning_auto._final import (
-    Family,
-    FinalRun,
-    choose,
-    final_runs,
-    ranker_params,
-    ranker_validation,
-)
+from recsys_core.tuning_auto._final import Family, FinalRun, choose, final_runs, ranker_params
+from recsys_core.tuning_auto._judge import Cancelled, cross_fitted, judge_final, weight_grid
 from recsys_core.tuning_auto._spec import AutoSpec
 
 __all__ = [
@@ -60,6 +53,7 @@ __all__ = [
     "families_for",
     "find_best",
     "parse_auto_spec",
+    "weight_grid",
 ]
 
 #: Strong, cheap families first: on MovieLens-like data they lead, and each trial is seconds.
@@ -90,6 +84,8 @@ class AutoResult:
         n_fit, n_validation: interactions the trials were fitted and scored on.
         cancelled: stopped by the analyst; the tables cover what finished.
         seconds: wall time of the whole search.
+        overrun_s: how far ``seconds`` went past the budget (0 within it): the final runs
+            are not cut for time, since a half-trained model would say nothing.
     """
 
     families: pd.DataFrame
@@ -99,6 +95,7 @@ class AutoResult:
     n_validation: int
     cancelled: bool
     seconds: float
+    overrun_s: float = 0.0
 
 
 def parse_auto_spec(values: dict[str, Any]) -> AutoSpec:
@@ -168,10 +165,11 @@ def find_best(
         done = _final_stage(store, spec, table, (parts, inter), stop, progress, on_update)
         cancelled = stop is not None and stop()
     report(progress, steps, steps, "cancelled" if cancelled else "done")
+    seconds = time.monotonic() - started
     return AutoResult(
         families=table, runs=_runs_frame(done, spec.metric), metric=spec.metric,
         n_fit=len(parts.train), n_validation=len(parts.test), cancelled=cancelled,
-        seconds=time.monotonic() - started,
+        seconds=seconds, overrun_s=max(seconds - spec.budget_minutes * 60.0, 0.0),
     )  # fmt: skip
 
 
@@ -184,7 +182,8 @@ def _final_stage(
     progress: Progress | None,
     on_update: Callable[[pd.DataFrame, pd.DataFrame], None] | None,
 ) -> list[FinalRun]:
-    """Blend weights and the ranker judged on validation, then the runs on the real split."""
+    """The blend and the ranker judged on validation (:func:`._judge.judge_final`), then the
+    runs on the real split; cancelled while judging: no run."""
     parts, inter = data
     ranked = table[table["validation"].notna()]
     if ranked.empty:
@@ -193,20 +192,19 @@ def _final_stage(
     families: list[Family] = [(str(m), json.loads(str(p)), float(v)) for m, p, v in columns]
     top = families[: spec.top_n]
     steps = len(table) + spec.top_n + 3
-    weights = _blend_weights(top, parts, spec) if len(top) > 1 else None
-    ranker = None
-    if len(families) > 1 and not (stop is not None and stop()):
-        params = ranker_params(families, inter, spec.ranker_generators)
+    params = ranker_params(families, inter, spec.ranker_generators) if len(families) > 1 else None
+    try:
         step = (len(table) + 1, steps)
-        value = ranker_validation(params, parts, spec.metric, spec.seed, stop, progress, step)
-        ranker = None if value is None else (params, value)
+        blend, ranker = judge_final(top, params, parts, spec, stop, progress, step)
+    except Cancelled:
+        return []
 
     def update(runs: list[FinalRun]) -> None:
         if on_update is not None:
             on_update(table, _runs_frame(runs, spec.metric))
 
     return final_runs(
-        store, spec, top, weights, ranker, stop=stop, progress=progress,
+        store, spec, top, blend, ranker, stop=stop, progress=progress,
         step=(len(table) + 2, steps), on_run=update,
     )  # fmt: skip
 
@@ -306,52 +304,3 @@ def _runs_frame(runs: list[FinalRun], metric: str) -> pd.DataFrame:
     columns = ["label", "kind", "model", "run_id", "validation", "test", "status"]
     frame = pd.DataFrame([vars(r) for r in runs], columns=columns)
     return frame.assign(chosen=choose(frame))
-
-
-def _weight_grid(n: int) -> list[tuple[float, ...]]:
-    """Weight vectors on a simplex grid (tenths for two models, quarters for more), each
-    giving at least two models a share: a blend, not one model alone."""
-    steps = 10 if n == 2 else 4
-    grid = [c for c in itertools.product(range(steps + 1), repeat=n) if sum(c) == steps]
-    return [tuple(w / steps for w in c) for c in grid if sum(1 for w in c if w) >= 2]
-
-
-def _blend_weights(
-    top: list[tuple[str, dict[str, Any], float]], parts: Split, spec: AutoSpec
-) -> tuple[list[float], float]:
-    """The blend weights scoring best on the validation side, and their cross-fitted value.
-
-    The top families are refitted with their best params on train-minus-validation (the
-    fit side of the trials), so the weights are picked without the test side. The value is
-    :func:`cross_fitted`: the best of a dozen weightings scored on the users it was picked on
-    is flattered, and lost to the ranker's out-of-sample value unfairly (ML-latest-small:
-    blend .2170 on validation, .3531 on test; ranker .2124, .3907).
-    """
-    models = [
-        make_model(name, {"random_state": spec.seed, **params}).fit(parts.train)
-        for name, params, _ in top
-    ]
-    grid, k = _weight_grid(len(models)), metric_k(spec.metric)
-    values = np.vstack([
-        evaluate({"blend": Hybrid.from_fitted(models, w, random_state=spec.seed)}, parts, (k,),
-                 random_state=spec.seed).per_user[spec.metric].to_numpy(dtype=np.float64)
-        for w in grid
-    ])  # fmt: skip
-    return list(grid[int(values.mean(axis=1).argmax())]), cross_fitted(values, spec.seed)
-
-
-def cross_fitted(values: np.ndarray, seed: int) -> float:
-    """The value of picking the best option, measured where the pick was not made.
-
-    ``values`` holds one row per option and one column per user. The users are halved
-    (seeded); the option best on each half is scored on the other half, and the two halves'
-    per-user values are averaged. With one user there is nothing to hold out: the best mean.
-    """
-    n = values.shape[1]
-    if n < 2:
-        return float(values.mean(axis=1).max())
-    half = np.zeros(n, dtype=bool)
-    half[np.random.default_rng(seed).permutation(n)[: n // 2]] = True
-    on_a = int(values[:, half].mean(axis=1).argmax())
-    on_b = int(values[:, ~half].mean(axis=1).argmax())
-    return float((values[on_b, half].sum() + values[on_a, ~half].sum()) / n)

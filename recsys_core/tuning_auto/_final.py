@@ -23,13 +23,11 @@ from recsys_core.jobs import runs as jobs
 from recsys_core.jobs.datasets import resolve
 from recsys_core.jobs.derived import derive_spec
 from recsys_core.jobs.summary import run_summary
-from recsys_core.models.registry import make_model
 from recsys_core.progress import Progress, report
-from recsys_core.splitting import Split
-from recsys_core.tuning import metric_k, validation_value
+from recsys_core.tuning import metric_k
 from recsys_core.tuning_auto._spec import AutoSpec
 
-__all__ = ["FinalRun", "choose", "final_runs", "ranker_params", "ranker_validation", "run_spec"]
+__all__ = ["Family", "FinalRun", "choose", "final_runs", "ranker_params", "run_spec"]
 
 #: (family, params, validation value) of one searched family.
 Family = tuple[str, dict[str, Any], float]
@@ -59,41 +57,6 @@ def ranker_params(ranked: list[Family], inter: Interactions, n_generators: int) 
     if meta is not None and len(meta.columns) and "content" not in [g["model"] for g in generators]:
         generators.append({"model": "content", "params": {}})
     return {"generators": generators}
-
-
-class _Cancelled(Exception):
-    """Raised inside the ranker's validation fit once the search is asked to stop."""
-
-
-def ranker_validation(
-    params: dict[str, Any],
-    parts: Split,
-    metric: str,
-    seed: int,
-    stop: Callable[[], bool] | None = None,
-    progress: Progress | None = None,
-    step: tuple[int, int] = (0, 1),
-) -> float | None:
-    """The ranker's value on the validation side: fitted on train-minus-validation (its own
-    inner split for labels comes from that side too), so it competes with the families and the
-    blend on the same footing. None when cancelled.
-
-    Raises:
-        InputError: the ranker cannot be fitted on this data (e.g. no label among candidates).
-    """
-
-    def watch(done: int, total: int, message: str = "") -> None:
-        if stop is not None and stop():
-            raise _Cancelled
-        report(progress, step[0], step[1], f"ranker on validation: {message}")
-
-    try:
-        model = make_model("ranker", {"random_state": seed, **params}).fit(
-            parts.train, progress=watch
-        )
-    except _Cancelled:
-        return None
-    return validation_value(model, parts, metric, seed)
 
 
 def choose(runs: pd.DataFrame) -> pd.Series:

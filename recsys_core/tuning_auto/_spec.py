@@ -35,8 +35,9 @@ class AutoSpec(BaseModel):
         default=6, ge=1, le=10, description="Best families the final ranker takes candidates from."
     )
     max_trials: int = Field(default=40, ge=1, le=1000, description="Trials per family at most.")
-    #: 0.4: the final stage fits the ranker twice (on validation to be judged, then on all of
-    #: train), each fitting its generators twice; on ML-latest-small that is ~5 of 10 minutes.
+    #: 0.4: the final stage fits the ranker's generators three times (once on
+    #: train-minus-validation to judge it, twice inside its run) besides the top families'
+    #: runs; on ML-latest-small that is ~5 of 10 minutes on a quiet machine.
     search_share: float = Field(
         default=0.4, gt=0.0, lt=1.0, description="Share of the budget spent searching."
     )
