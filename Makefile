@@ -4,6 +4,8 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
+# Test workers (pytest-xdist): the suite is CPU-bound, so one per core of this 2-core machine.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint format bench bench-peers clean-venv
 
@@ -17,7 +19,7 @@ run: $(STAMP)  ## start the app on 127.0.0.1:8501 only (.streamlit/config.toml; 
 	$(BIN)/streamlit run app.py
 
 test: $(STAMP)  ## the whole suite; set RECSYS_TEST_POSTGRES_URL to include PostgreSQL
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
