@@ -73,6 +73,20 @@ def test_scoring_in_small_chunks_gives_the_same_scores(
     np.testing.assert_allclose(model.score(users, cols), whole[:, cols], rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("layers", [[8], [8, 4, 2]])
+def test_validation_scores_in_tensorflow_equal_the_numpy_scores(
+    checkerboard: Interactions, monkeypatch: Any, layers: list[int]
+) -> None:
+    """Early stopping scores in TensorFlow; the epoch it picks must see the model's scores."""
+    model = NeuMF(mlp_layers=layers, epochs=2, **TINY).fit(checkerboard)
+    users = np.arange(checkerboard.n_users)[::-1]  # any order, as validation users come
+    expected = model.score(users)
+    monkeypatch.setattr(neumf, "PAIR_BUDGET", 50)  # several user blocks, a short last one
+    got = model._validation_scores(model._state(), users)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_regularisation_shrinks_the_embeddings(checkerboard: Interactions) -> None:
     loose = NeuMF(mlp_layers=[8], epochs=3, **{**TINY, "reg": 0.0}).fit(checkerboard)
     tight = NeuMF(mlp_layers=[8], epochs=3, **{**TINY, "reg": 1.0}).fit(checkerboard)

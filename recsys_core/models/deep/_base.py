@@ -121,7 +121,7 @@ class DeepRecommender(Recommender):
         def validate(weights: State) -> float:
             assert holdout is not None
             state = self._derive({**constants, **weights})
-            return holdout.ndcg(lambda users: self._score_state(state, users, None))
+            return holdout.ndcg(lambda users: self._validation_scores(state, users))
 
         monitor = EpochMonitor(
             cfg.epochs,
@@ -179,6 +179,14 @@ class DeepRecommender(Recommender):
     @abstractmethod
     def _score_state(self, state: State, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
         """Scores of ``users`` for all items (or ``items``) from a state dict, in numpy."""
+
+    def _validation_scores(self, state: State, users: np.ndarray) -> np.ndarray:
+        """All-item scores for early stopping, computed after every epoch while fitting.
+
+        ``_score_state`` by default; a family whose scoring is heavy may use TensorFlow here,
+        which is loaded while fitting anyway (a loaded model still scores in numpy).
+        """
+        return self._score_state(state, users, None)
 
     # ------------------------------------------------------------------ state
     def _set_state(self, state: State) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import numpy as np
@@ -168,23 +169,53 @@ class NeuMF(DeepRecommender):
         return layer_arrays(net, names)
 
     def _score_state(self, state: State, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
-        d = self.config.embedding_size
-        cols = slice(None) if items is None else items
-        w = state["predict_0"][:, 0]
-        gmf_user = state["gmf_user_0"][users] * w[:d]
-        out = gmf_user @ state["gmf_item_0"][cols].T + state["predict_1"][0]
-        first, *rest = self._mlp_names()
-        kernel = state[f"{first}_0"]
-        user_part = state["mlp_user_0"][users] @ kernel[:d]
-        item_part = state["mlp_item_0"][cols] @ kernel[d:] + state[f"{first}_1"]
+        out, user_part, item_part, w = self._split_first_layer(state, users, items)
         n_items, width = item_part.shape
         step = max(1, PAIR_BUDGET // max(1, n_items * width))
         for start in range(0, len(users), step):
             block = user_part[start : start + step]
             hidden = np.maximum(block[:, None, :] + item_part[None, :, :], 0.0)
-            hidden = dense_stack(state, hidden.reshape(-1, width), rest, last_linear=False)
-            out[start : start + step] += (hidden @ w[d:]).reshape(len(block), n_items)
+            hidden = dense_stack(state, hidden.reshape(-1, width), self._mlp_names()[1:], False)
+            out[start : start + step] += (hidden @ w).reshape(len(block), n_items)
         return out
+
+    def _validation_scores(self, state: State, users: np.ndarray) -> np.ndarray:
+        """:meth:`_score_state` over all items in TensorFlow, for early stopping only.
+
+        Validation runs the MLP on every validation user x item pair after each epoch: on
+        MovieLens latest-small that was two thirds of the fit in numpy (59 of 87 s), and
+        TensorFlow's kernels do it ~5x faster. The same float32 formula; a fitted or loaded
+        model still scores with :meth:`_score_state`.
+        """
+        import tensorflow as tf
+
+        out, user_part, item_part, w = self._split_first_layer(state, users, None)
+        layers = [(state[f"{n}_0"], state[f"{n}_1"]) for n in self._mlp_names()[1:]]
+        step = max(1, 4 * PAIR_BUDGET // max(1, item_part.size))
+        items = tf.constant(item_part)
+        for start in range(0, len(users), step):
+            block = tf.constant(user_part[start : start + step])
+            out[start : start + step] += _mlp_tail(block, items, layers, w).numpy()
+        return out
+
+    def _split_first_layer(
+        self, state: State, users: np.ndarray, items: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """GMF scores plus output bias, the first MLP layer's user and item halves (its bias
+        on the item side), and the output weights of the MLP branch.
+
+        The first layer sees the user and item embeddings side by side, so its pre-activation
+        is a user part plus an item part: each is computed once, not once per pair.
+        """
+        d = self.config.embedding_size
+        cols = slice(None) if items is None else items
+        w = state["predict_0"][:, 0]
+        gmf_user = state["gmf_user_0"][users] * w[:d]
+        out = gmf_user @ state["gmf_item_0"][cols].T + state["predict_1"][0]
+        kernel, bias = state[f"{self._mlp_names()[0]}_0"], state[f"{self._mlp_names()[0]}_1"]
+        user_part = state["mlp_user_0"][users] @ kernel[:d]
+        item_part = state["mlp_item_0"][cols] @ kernel[d:] + bias
+        return out, user_part, item_part, w[d:]
 
     def explain_parts(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
         """History items' parts of the GMF branch (see :mod:`recsys_core.models._latent`).
@@ -219,3 +250,23 @@ class NeuMF(DeepRecommender):
         hidden = np.maximum(hidden + state[f"{first}_1"], 0.0)
         hidden = dense_stack(state, hidden, rest, last_linear=False)
         return out + (hidden * w[d:]).sum(axis=1) + state["predict_1"][0]
+
+
+def _mlp_tail(users: Any, items: Any, layers: list[tuple[np.ndarray, np.ndarray]], w: Any) -> Any:
+    """The MLP branch's logit part for a block of users x all items, traced once per shape."""
+    return _mlp_tail_function()(users, items, layers, w)
+
+
+@functools.cache
+def _mlp_tail_function() -> Any:
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def tail(users: Any, items: Any, layers: Any, w: Any) -> Any:
+        hidden = tf.nn.relu(users[:, None, :] + items[None, :, :])
+        hidden = tf.reshape(hidden, (-1, tf.shape(items)[1]))
+        for kernel, bias in layers:  # unrolled when traced
+            hidden = tf.nn.relu(tf.matmul(hidden, kernel) + bias)
+        return tf.reshape(tf.linalg.matvec(hidden, w), (tf.shape(users)[0], -1))
+
+    return tail
