@@ -75,13 +75,16 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep tests that share an expensive fixture on one xdist worker (`make test` runs -n 2).
 
-    The Spark session (a JVM, ~10 s to start) is session-scoped and an e2e module's app server
-    is module-scoped: spreading their tests over both workers would start each of them twice.
-    Every other test is dealt out one at a time (`--dist loadgroup`).
+    The Spark session (a JVM, ~10 s to start) is session-scoped, and a module-scoped fixture
+    (an e2e module's app server, a module's trained runs) is built once per worker that runs
+    one of its tests: spreading them over both workers would build each of them twice. Every
+    other test is dealt out one at a time (`--dist loadgroup`).
     """
     for item in items:
         parts = item.path.relative_to(Path(__file__).parent).parts
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else []
         if parts[0] == "engines":
             item.add_marker(pytest.mark.xdist_group("spark"))
-        elif parts[0] == "e2e":
-            item.add_marker(pytest.mark.xdist_group(f"e2e-{item.path.stem}"))
+        elif any(d[-1].scope in ("module", "class") for d in defs):
+            item.add_marker(pytest.mark.xdist_group("/".join(parts)))
