@@ -2,14 +2,17 @@
 
 Protocol: per-user random 80/20 holdout, seed 42, every held-out rating relevant, K = 10,
 full ranking over all items the user did not rate in training.
-Usage: python -m bench.bench_quality [--models ...] [--auto-minutes M]
+Usage: python -m bench.bench_quality [--data ml-latest-small|ml-100k-like] [--models ...]
+[--auto-minutes M]
 
 ``--models`` with a subset re-measures those rows and keeps the table's other rows as they
 were measured (``--models`` alone: none, only the auto rows); ``--auto-minutes`` adds the rows
 of "Find the best model" (``recsys tune --auto --budget M``: every cheap family searched on
 validation carved from train, the best three, their blend and a ranker over the best six run
 on test, the one to use picked on validation, where the blend's weights and the ranker's second
-stage are cross-fitted over the validation users); 0 leaves them out.
+stage are cross-fitted over the validation users); 0 leaves them out. ``--data ml-100k-like``
+measures the same on the synthetic set the issue's second goal is stated on (943 x 1,682 x 100k,
+seed 1, as bench_peers makes it), in a table of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ import pandas as pd
 from bench._report import REPORT, write_section
 
 SECTION = "quality-movielens"
+#: --data -> (BENCHMARKS.md section, title); the synthetic set has its own table.
+DATASETS = {
+    "ml-latest-small": (SECTION, "Quality on MovieLens latest-small (every model family)"),
+    "ml-100k-like": ("quality-ml100k-like", "Quality on ml-100k-like synthetic data"),
+}
 
 #: label -> (registry name, params); deep models are skipped when not registered.
 MODELS: dict[str, tuple[str, dict]] = {
@@ -56,18 +64,21 @@ COLUMNS = ["NDCG@10", "Recall@10", "Precision@10", "MAP@10", "MRR@10", "HitRate@
 
 def main() -> None:
     from db import Store
-    from recsys_core.data.samples import load_movielens_small
+    from recsys_core.data.samples import load_movielens_small, synthetic
     from recsys_core.jobs import runs
     from recsys_core.jobs.datasets import import_dataset
 
     ap = argparse.ArgumentParser()
+    ap.add_argument("--data", choices=list(DATASETS), default="ml-latest-small")
     ap.add_argument("--models", nargs="*", default=list(MODELS), help="none: only the auto rows")
     ap.add_argument("--auto-minutes", type=float, default=10.0)
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/quality.db")
-        import_dataset(store, "ml", load_movielens_small())
+        small = args.data == "ml-latest-small"
+        data = load_movielens_small() if small else synthetic(943, 1682, 100_000, seed=1)
+        import_dataset(store, "ml", data)
         from recsys_core.models.registry import REGISTRY
 
         for name in args.models:
@@ -87,11 +98,12 @@ def main() -> None:
             print(row, flush=True)
         if args.auto_minutes > 0:
             rows += auto_rows(store, args.auto_minutes)
+    section, title = DATASETS[args.data]
     write_section(
-        SECTION,
-        "Quality on MovieLens latest-small (every model family)",
-        "python -m bench.bench_quality",
-        merged(rows),
+        section,
+        title,
+        "python -m bench.bench_quality" + ("" if small else " --data ml-100k-like"),
+        merged(rows, section),
         "Protocol: per-user random 80/20 holdout (seed 42), all held-out ratings relevant, "
         "K = 10, full ranking; default parameters of each model. Users with no relevant test "
         "item are excluded; a user with no recommendations scores 0. Rows 'auto M min': "
@@ -137,15 +149,15 @@ def auto_rows(store: Any, minutes: float) -> list[dict[str, Any]]:
     return rows
 
 
-def merged(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def merged(rows: list[dict[str, Any]], section: str = SECTION) -> pd.DataFrame:
     """This run's rows in place of the same models' rows of the table in BENCHMARKS.md; the
     table's other rows stay (a subset re-measured keeps the rest), new ones go last."""
     fresh = pd.DataFrame(rows)
     text = REPORT.read_text() if REPORT.exists() else ""
-    start = f"<!-- bench:{SECTION} -->"
+    start = f"<!-- bench:{section} -->"
     if start not in text:
         return fresh
-    body = text.split(start, 1)[1].split(f"<!-- /bench:{SECTION} -->", 1)[0]
+    body = text.split(start, 1)[1].split(f"<!-- /bench:{section} -->", 1)[0]
     lines = [ln for ln in body.splitlines() if ln.startswith("|")]
     if len(lines) < 3:
         return fresh

@@ -31,7 +31,7 @@ from recsys_core.tuning_auto import (
     weight_grid,
 )
 from recsys_core.tuning_auto._final import ranker_params
-from recsys_core.tuning_auto._judge import halves, judge_final
+from recsys_core.tuning_auto._judge import folds, judge_final
 
 
 @pytest.fixture
@@ -224,14 +224,14 @@ def test_ranker_takes_the_best_families_and_content_when_items_have_metadata(syn
 def test_cross_fitted_value_is_not_flattered_by_the_pick_but_keeps_a_real_winner() -> None:
     rng = np.random.default_rng(1)
     noise = rng.uniform(0, 1, (12, 600))  # a dozen weightings, all equal but for noise
-    half = halves(600, 42)
-    assert half.sum() == 300
-    assert cross_fitted(noise, half).mean() < noise.mean(axis=1).max() - 0.005
+    fold = folds(600, 42)
+    assert np.bincount(fold).tolist() == [120] * 5
+    assert cross_fitted(noise, fold).mean() < noise.mean(axis=1).max() - 0.005
     real = noise.copy()
-    real[3] += 0.2  # one weighting truly better: both halves pick it
-    assert cross_fitted(real, half) == pytest.approx(real[3])
+    real[3] += 0.2  # one weighting truly better: every fold picks it
+    assert cross_fitted(real, fold) == pytest.approx(real[3])
     one = noise[:, :1]  # one user: nothing held out, the best option's value
-    assert cross_fitted(one, halves(1, 42)) == pytest.approx(one.max(axis=0))
+    assert cross_fitted(one, folds(1, 42)) == pytest.approx(one.max(axis=0))
 
 
 def test_judging_fits_each_model_once_on_the_fit_side_and_ranks_users_out_of_sample(
@@ -268,10 +268,12 @@ def test_judging_fits_each_model_once_on_the_fit_side_and_ranks_users_out_of_sam
     assert fits == [("item_knn", len(parts.train)), ("ease", len(parts.train)),
                     ("most_popular", len(parts.train))]  # fmt: skip
     assert blend is not None and ranker is not None and 0 < ranker[1] < 1 and 0 < blend[1] < 1
-    assert len(scorers) == 2
-    (learn_a, rank_a), (learn_b, rank_b) = scorers
-    assert not learn_a & rank_a and not learn_b & rank_b  # never ranks rows it learned from
-    assert learn_a == rank_b and learn_b == rank_a  # the two halves, swapped
+    assert len(scorers) == 5  # one second stage per fold of validation users
+    everything = set().union(*(learned | ranked for learned, ranked in scorers))
+    for learned, ranked in scorers:
+        assert ranked and not learned & ranked  # never ranks rows it learned from
+        assert learned | ranked == everything  # learned from all the other folds
+    assert sum(len(ranked) for _, ranked in scorers) == len(everything)  # each row ranked once
 
 
 def test_ranker_lists_are_each_users_best_candidates_ties_by_item_then_padded() -> None:
