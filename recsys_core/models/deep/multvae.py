@@ -188,9 +188,29 @@ class MultVAE(DeepRecommender):
         return np.tanh(mu @ w["dec_0"] + w["dec_1"])
 
     def _last_layer(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Decoded vectors of ``users`` and every item's output weights ``[n_items, hidden]``."""
-        w = {k: np.asarray(v, dtype=np.float64) for k, v in self._state().items()}
-        return self._decoded(w, users), np.ascontiguousarray(w["dec_out_0"].T)  # rows gathered
+        """Decoded vectors of ``users`` and every item's output weights ``[n_items, hidden]``.
+
+        The last call's answer is kept, read-only: explaining asks for the same users' layer
+        for the scores and again for the parts, and each time converted every weight to
+        float64 (MovieLens latest-small: ~0.1 s of a 1 s batch of 1,830 reasons).
+        """
+        state, source = self._state(), self.__dict__.get("_fold_in", self.train_)
+        last = self.__dict__.get("_last_layer_cache")
+        if (
+            last is not None
+            and last[4] is source
+            and last[0].keys() == state.keys()
+            and all(last[0][k] is v for k, v in state.items())
+            and np.array_equal(last[1], users)
+        ):
+            return last[2], last[3]
+        w = {k: np.asarray(v, dtype=np.float64) for k, v in state.items()}
+        decoded = self._decoded(w, users)
+        item_vectors = np.ascontiguousarray(w["dec_out_0"].T)  # rows gathered
+        decoded.setflags(write=False)
+        item_vectors.setflags(write=False)
+        self._last_layer_cache = (state, np.array(users, copy=True), decoded, item_vectors, source)
+        return decoded, item_vectors
 
     def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Each pair's logit from its user's decoded vector and the item's output column: one
