@@ -84,11 +84,12 @@ def _similar_top(indptr, indices, data, t_indptr, t_indices, t_data, src, tgt, j
     """
     n_cols, n = src.shape[0], out_cols.shape[1]
     acc = np.zeros(n_cols, dtype=np.float32)
-    mark = np.full(n_cols, -1, dtype=np.int64)  # the last target that touched a column
+    mark = np.zeros(n_cols, dtype=np.int64) - 1  # the last target that touched a column
     touched = np.empty(n_cols, dtype=np.int32)
     buf_vals = np.empty(4 * n, dtype=np.float32)
     buf_cols = np.empty(4 * n, dtype=np.int32)
     tied = np.empty(4 * n, dtype=np.int32)
+    scratch = np.empty(4 * n, dtype=np.float64)
     for t in range(out_cols.shape[0]):
         j = start + t
         n_touched = 0
@@ -100,7 +101,7 @@ def _similar_top(indptr, indices, data, t_indptr, t_indices, t_data, src, tgt, j
                 n_touched += mark[i] != j
                 mark[i] = j
                 acc[i] += w * data[q]  # float32, users ascending: the numpy way's sums
-        thr, kept = -np.inf, 0
+        thr, kept = -np.inf, np.int64(0)  # typed: a literal 0 compiles _best twice
         for a in range(n_touched):
             i = touched[a]
             co = np.float64(acc[i])
@@ -114,24 +115,30 @@ def _similar_top(indptr, indices, data, t_indptr, t_indices, t_data, src, tgt, j
                 buf_vals[kept], buf_cols[kept] = s, i
                 kept += 1
                 if kept == buf_vals.shape[0]:
-                    kept, thr = _best(buf_vals, buf_cols, kept, n, buf_vals, buf_cols, tied)
-        counts[t] = _best(buf_vals, buf_cols, kept, n, out_vals[t], out_cols[t], tied)[0]
+                    kept, thr = _best(
+                        buf_vals, buf_cols, kept, n, buf_vals, buf_cols, tied, scratch
+                    )
+        counts[t] = _best(buf_vals, buf_cols, kept, n, out_vals[t], out_cols[t], tied, scratch)[0]
 
 
 @numba.njit(cache=True, nogil=True)
-def _best(vals, cols, size, n, out_vals, out_cols, tied):
+def _best(vals, cols, size, n, out_vals, out_cols, tied, scratch):
     """The exact best ``n`` of the first ``size`` entries by (value descending, column
     ascending), unordered, written to ``out_*`` (which may be ``vals``/``cols`` themselves:
     entries only move down); returns how many and the worst kept value.
 
-    One ``partition`` finds the n-th largest value; everything above it is kept, and of the
-    entries equal to it the lowest columns fill the rest.
+    The n-th largest value is selected; everything above it is kept, and of the entries
+    equal to it the lowest columns fill the rest (selected the same way, columns being
+    distinct). ``tied`` and ``scratch`` are work space of at least ``size``.
     """
     if size <= n:
-        out_vals[:size], out_cols[:size] = vals[:size], cols[:size]
+        for a in range(size):
+            out_vals[a], out_cols[a] = vals[a], cols[a]
         return size, -np.inf
-    kth = np.partition(vals[:size], size - n)[size - n]
-    kept, n_tied = 0, 0
+    for a in range(size):
+        scratch[a] = -np.float64(vals[a])
+    kth = np.float32(-_kth_smallest(scratch, size, n - 1))
+    kept, n_tied = np.int64(0), np.int64(0)
     for a in range(size):
         if vals[a] > kth:
             out_vals[kept], out_cols[kept] = vals[a], cols[a]
@@ -139,7 +146,41 @@ def _best(vals, cols, size, n, out_vals, out_cols, tied):
         elif vals[a] == kth:
             tied[n_tied] = cols[a]
             n_tied += 1
-    low = tied[:n_tied] if n_tied == n - kept else np.sort(tied[:n_tied])
-    for a in range(n - kept):
-        out_vals[kept + a], out_cols[kept + a] = kth, low[a]
+    room = n - kept
+    last = np.inf
+    if n_tied > room:  # the room-th lowest tied column is the last one kept
+        for a in range(n_tied):
+            scratch[a] = tied[a]
+        last = _kth_smallest(scratch, n_tied, room - 1)
+    for a in range(n_tied):
+        if tied[a] <= last:
+            out_vals[kept], out_cols[kept] = kth, tied[a]
+            kept += 1
     return n, np.float64(kth)
+
+
+@numba.njit(cache=True, nogil=True)
+def _kth_smallest(a, size, k):
+    """The ``k``-th smallest (from 0) of ``a[:size]``, reordering it: Hoare's quickselect
+    (Wirth's form). Written out because numba's ``np.partition`` and ``np.sort`` took the
+    first compile from ~4 s to ~18 s, paid by every fresh checkout and CI run."""
+    lo, hi = 0, size - 1
+    while lo < hi:
+        pivot = a[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
