@@ -62,8 +62,8 @@ def _train_file(name: str, folder: Path) -> Path:
 
 def _ours(model: str, path: Path) -> tuple[float, float]:
     """Fit time in a fresh process, and of a second fit in that process (numba's import and
-    first-call set-up, ~0.8 s, are paid by the first fit of a process only: a worker or the
-    app pays them once)."""
+    first-call set-up, 0.4-0.8 s, are paid by the first fit of a process only: a worker or
+    the app pays them once)."""
     code = (
         "import json, sys, time; sys.path.insert(0, '.');"
         "import numpy as np, pandas as pd;"
@@ -132,8 +132,9 @@ def main() -> None:
         "epochs, lr 0.01, reg 0.01 (Cornac); ALS 64 factors, 15 sweeps, reg 10 (implicit; "
         "ours adds one exact user solve so scores split over the history). ml-100k-like is "
         "synthetic (943 x 1,682 x 100k). ours_2nd_fit_s: a second fit in the same process "
-        "(numba's import and first-call set-up, ~0.8 s, are paid once per process: BPR, "
-        "ItemKNN and UserKNN). Target (issue 9): within 1.2x of the fastest peer."
+        "(numba's import and first-call set-up, 0.4-0.8 s here, are paid once per process: "
+        "BPR, ItemKNN and UserKNN; implicit's import is outside its timer). Target (issue 9): "
+        "within 1.2x of the fastest peer."
     )
     write_section("peers", "Model fit beside peer libraries", cmd, table, notes)
 

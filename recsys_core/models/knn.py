@@ -80,8 +80,8 @@ def pruned_similarity(
     engine; argpartition's choice depended on the CPU). Two ways, the same bits: up to
     :data:`NUMPY_COLUMNS` columns, dense numpy blocks (``targets x columns``, bounded in
     size); past it a compiled loop (:mod:`recsys_core.models._knn_kernel`) that visits only
-    the pairs that co-occur and makes no dense block. The loop's numba costs ~0.8 s once
-    per process (import and first-call set-up), more than a small catalogue's whole fit.
+    the pairs that co-occur and makes no dense block. The loop's numba costs 0.4-0.8 s
+    once per process (import and first-call set-up), more than a small catalogue's whole fit.
 
     Returns:
         CSR ``[n_columns, n_columns]`` float32 with zero diagonal and at most ``n_neighbors``
@@ -124,7 +124,8 @@ def pruned_similarity(
 
 #: Catalogues up to this many columns take the numpy way (ml-100k-like, 1,682 items: 0.1 s
 #: of CPU against 0.9 s through numba in a fresh process); larger ones the compiled loop
-#: (ML-latest-small, 9,722 items: 1.7 s of CPU -> 0.65 s warm, 1.5 s in a fresh process).
+#: (ML-latest-small, 9,722 items: 1.7 s of CPU -> 0.3-0.45 s warm, 0.8-1.0 s in a fresh
+#: process, where numba's import and set-up take 0.4-0.8 s).
 NUMPY_COLUMNS = 3000
 #: Progress reports of a compiled similarity fit (the blocks of targets it is cut into).
 PROGRESS_STEPS = 8
