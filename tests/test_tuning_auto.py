@@ -42,7 +42,8 @@ def syn(store: Store) -> Store:
 
 def auto(**kw):
     values = {"dataset": "syn", "budget_minutes": 0.2, "max_trials": 3, "top_n": 2,
-              "search_share": 0.9, "families": ["item_knn", "ease", "rp3beta"], **kw}  # fmt: skip
+              "search_share": 0.9, "families": ["item_knn", "ease", "rp3beta"], "judge_folds": 2,
+              **kw}  # fmt: skip
     return parse_auto_spec(values)
 
 
@@ -224,14 +225,14 @@ def test_ranker_takes_the_best_families_and_content_when_items_have_metadata(syn
 def test_cross_fitted_value_is_not_flattered_by_the_pick_but_keeps_a_real_winner() -> None:
     rng = np.random.default_rng(1)
     noise = rng.uniform(0, 1, (12, 600))  # a dozen weightings, all equal but for noise
-    fold = folds(600, 42)
+    fold = folds(600, 42, 5)
     assert np.bincount(fold).tolist() == [120] * 5
     assert cross_fitted(noise, fold).mean() < noise.mean(axis=1).max() - 0.005
     real = noise.copy()
     real[3] += 0.2  # one weighting truly better: every fold picks it
     assert cross_fitted(real, fold) == pytest.approx(real[3])
     one = noise[:, :1]  # one user: nothing held out, the best option's value
-    assert cross_fitted(one, folds(1, 42)) == pytest.approx(one.max(axis=0))
+    assert cross_fitted(one, folds(1, 42, 5)) == pytest.approx(one.max(axis=0))
 
 
 def test_judging_fits_each_model_once_on_the_fit_side_and_ranks_users_out_of_sample(
@@ -264,7 +265,8 @@ def test_judging_fits_each_model_once_on_the_fit_side_and_ranks_users_out_of_sam
     monkeypatch.setattr(TwoStageRanker, "rows_scorer", rows_scorer)
     top = [("item_knn", {}, 0.3), ("ease", {}, 0.2)]
     gens = [{"model": m, "params": {}} for m in ("item_knn", "ease", "most_popular")]
-    blend, ranker = judge_final(top, {"generators": gens}, parts, auto())
+    blend, ranker = judge_final(top, {"generators": gens, "n_estimators": 30}, parts,
+                                auto(judge_folds=5))  # fmt: skip
     assert fits == [("item_knn", len(parts.train)), ("ease", len(parts.train)),
                     ("most_popular", len(parts.train))]  # fmt: skip
     assert blend is not None and ranker is not None and 0 < ranker[1] < 1 and 0 < blend[1] < 1

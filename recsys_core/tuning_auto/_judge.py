@@ -3,8 +3,8 @@
 The single families, their blend and the ranker compete on the validation users of the search,
 each fitted once on train-minus-validation. What a candidate learns from the validation side
 itself (the blend's weights, the ranker's second stage) is learned on four fifths of the
-validation users and scored on the fifth left out, each fifth in turn (cross-fitting), so no
-candidate is credited with the luck of its own pick.
+validation users and scored on the fifth left out, each fifth in turn (cross-fitting;
+``AutoSpec.judge_folds``), so no candidate is credited with the luck of its own pick.
 
 Why the ranker is not simply fitted on train-minus-validation as a run fits it on train: it
 would carve its labels once more from that side, so its generators saw 64% of train where the
@@ -40,10 +40,6 @@ from recsys_core.splitting import Split
 from recsys_core.tuning import metric_k
 from recsys_core.tuning_auto._final import Family
 from recsys_core.tuning_auto._spec import AutoSpec
-
-#: Folds of validation users: each candidate's learned part sees four fifths of them, close to
-#: the run's, which learns from all.
-FOLDS = 5
 
 __all__ = [
     "Cancelled",
@@ -98,7 +94,7 @@ def judge_final(
             model = make_model(name, {"random_state": seed, **params})
             fitted[key] = model.fit(parts.train, progress=lambda *a, n=name: watch(f"fitting {n}"))
     models = [fitted[json.dumps([n, p], sort_keys=True)] for n, p in wanted]
-    fold = folds(len(scored_users(parts)), seed)
+    fold = folds(len(scored_users(parts)), seed, spec.judge_folds)
     blend = None
     if len(top) > 1:
         watch("blend weights")
@@ -129,7 +125,7 @@ def scored_users(parts: Split) -> np.ndarray:
     return np.flatnonzero(np.diff(truth.indptr) > 0)
 
 
-def folds(n: int, seed: int, k: int = FOLDS) -> np.ndarray:
+def folds(n: int, seed: int, k: int) -> np.ndarray:
     """The fold (0 .. k-1) of each of ``n`` users: seeded, as even as ``n`` allows."""
     return np.random.default_rng(seed).permutation(n) % max(min(k, n), 1)
 
