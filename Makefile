@@ -19,7 +19,7 @@ run: $(STAMP)  ## start the app on 127.0.0.1:8501 only (.streamlit/config.toml; 
 	$(BIN)/streamlit run app.py
 
 test: $(STAMP)  ## the whole suite; set RECSYS_TEST_POSTGRES_URL to include PostgreSQL
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

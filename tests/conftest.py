@@ -71,20 +71,3 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             conn.execute(text(f"TRUNCATE {names} CASCADE"))
     s.dispose()
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep tests that share an expensive fixture on one xdist worker (`make test` runs -n 2).
-
-    The Spark session (a JVM, ~10 s to start) is session-scoped, and a module-scoped fixture
-    (an e2e module's app server, a module's trained runs) is built once per worker that runs
-    one of its tests: spreading them over both workers would build each of them twice. Every
-    other test is dealt out one at a time (`--dist loadgroup`).
-    """
-    for item in items:
-        parts = item.path.relative_to(Path(__file__).parent).parts
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info is not None else []
-        if parts[0] == "engines":
-            item.add_marker(pytest.mark.xdist_group("spark"))
-        elif any(d[-1].scope in ("module", "class") for d in defs):
-            item.add_marker(pytest.mark.xdist_group("/".join(parts)))
