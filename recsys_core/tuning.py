@@ -307,6 +307,14 @@ def _trial(
             trial.set_user_attr("message", "cancelled" if stopped else str(exc))
             study.tell(trial, state=TrialState.PRUNED)
             return not stopped
+        except ArithmeticError as exc:
+            # Settings that make the fit diverge (BPR at a high learning rate on ml-100k-like
+            # data: NaN factors, then numba's ZeroDivisionError) are a result of the search,
+            # not a crash: one such trial used to end a whole Find the best model run.
+            message = f"diverged ({type(exc).__name__}: {exc}): these settings do not train"
+            trial.set_user_attr("message", message)
+            study.tell(trial, state=TrialState.PRUNED)
+            return True
         result = evaluate({spec.model: model}, parts, (k,), random_state=spec.seed)
         value = float(result.summary["value"].astype(float).to_dict()[spec.metric])
         if per_user is not None:

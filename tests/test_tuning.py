@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 
 from db import Store
 from db.runs import RunRepository
+from recsys_core import tuning
 from recsys_core.cli import main
 from recsys_core.data.samples import synthetic
 from recsys_core.errors import InputError
@@ -252,6 +253,32 @@ def test_a_trial_whose_fit_is_refused_is_pruned_with_its_message(
     assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.PRUNED]
     assert all("nope" in t.user_attrs["message"] for t in trials)
     assert trials_frame(trials)["state"].tolist() == ["pruned", "pruned"]
+
+
+def test_a_trial_whose_fit_diverges_is_pruned_and_the_search_goes_on(
+    syn: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # BPR at a high learning rate on ml-100k-like data: NaN factors, numba's ZeroDivisionError
+    fits: list[int] = []
+    real_make = tuning.make_model
+
+    def make(name, params):
+        model = real_make(name, params)
+        fit = model.fit
+
+        def diverging(train, **kw):
+            fits.append(1)
+            if len(fits) == 2:
+                raise ZeroDivisionError("division by zero")
+            return fit(train, **kw)
+
+        model.fit = diverging
+        return model
+
+    monkeypatch.setattr(tuning, "make_model", make)
+    result = tune(syn, spec(model="ease", n_trials=3))
+    assert result.trials["state"].tolist() == ["complete", "pruned", "complete"]
+    assert "diverged (ZeroDivisionError" in result.trials["message"].iloc[1]
 
 
 def test_named_study_lives_in_its_own_sqlite_file_and_resumes(
