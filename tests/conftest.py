@@ -70,4 +70,3 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             names = ", ".join(t.name for t in Base.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {names} CASCADE"))
     s.dispose()
-
