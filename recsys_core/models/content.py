@@ -15,6 +15,7 @@ from recsys_core.errors import InputError
 from recsys_core.features.encoders import MODALITIES, ItemEncoderConfig, encode_items
 from recsys_core.features.text import TextEncoderChoice
 from recsys_core.models._content_reasons import content_permutable, feature_phrases
+from recsys_core.models._fit_cache import fit_cached
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts, Permutable, history_dots
 from recsys_core.models.priors import NOT_SEARCHED, prior
@@ -242,11 +243,8 @@ class ContentBased(Recommender):
 
     def _vectors64(self) -> np.ndarray:
         """``item_vectors_`` as float64, converted once per fit (6-9 ms a batch otherwise)."""
-        cached = getattr(self, "_vectors64_cache", None)
-        if cached is None or cached[0] is not self.item_vectors_:
-            cached = (self.item_vectors_, self.item_vectors_.astype(np.float64))
-            self._vectors64_cache = cached
-        return cached[1]
+        vectors = self.item_vectors_
+        return fit_cached(self, "vectors64", vectors, lambda: vectors.astype(np.float64))
 
     def feature_phrases(self, users: np.ndarray, items: np.ndarray, n: int) -> list[str]:
         """:meth:`explain_features` of every pair, names joined: see :mod:`._content_reasons`."""

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.models._cooccur import dense_pays, gram_rows
+from recsys_core.models._fit_cache import fit_cached
 from recsys_core.models._history import binarized
 from recsys_core.models._topk import exact_rows
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
@@ -287,13 +288,13 @@ class ItemItemScoring(Recommender):
 
     def _by_target(self) -> sp.csc_matrix:
         """``similarity_`` by column (sorted sources per target), made once per fit."""
-        cached = getattr(self, "_target_cache", None)
-        if cached is None or cached[0] is not self.similarity_:
+
+        def make() -> sp.csc_matrix:
             by_target = sp.csc_matrix(self.similarity_)
             by_target.sort_indices()
-            cached = (self.similarity_, by_target)
-            self._target_cache = cached
-        return cached[1]
+            return by_target
+
+        return fit_cached(self, "by_target", self.similarity_, make)
 
 
 class ItemKNN(ItemItemScoring, Recommender):

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys_core.data.interactions import Interactions
+from recsys_core.models._fit_cache import fit_cached
 from recsys_core.models.base import Recommender, RecommenderConfig, order_contributions
 from recsys_core.models.explanation import PairParts, pair_spans
 from recsys_core.models.knn import BLOCK_BYTES, KNNConfig, gather, pruned_similarity, user_rows
@@ -183,12 +184,12 @@ class UserKNN(Recommender):
         """The training values as a dense ``[items, users]`` float32 table (1s if ``binary``),
         made once per training set: a run explains in chunks of 500 pairs, and each chunk
         rebuilt it (4-8 ms of ~40 on MovieLens latest-small)."""
-        cache = self.__dict__.setdefault("_by_item_cache", {})
-        hit = cache.get(binary)
-        if hit is None or hit[0] is not self.train_:
+
+        def make() -> np.ndarray:
             every = user_rows(self.train_, np.arange(self.n_users), binary)
-            hit = cache[binary] = (self.train_, every.T.tocsr().toarray())
-        return hit[1]
+            return every.T.tocsr().toarray()
+
+        return fit_cached(self, f"by_item {binary}", self.train_, make)
 
     def _binary_similarity(self) -> bool:
         """Whether the similarity was computed on 1s (see :func:`pruned_similarity`)."""

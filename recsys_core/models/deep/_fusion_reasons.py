@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from recsys_core.models._fit_cache import fit_cached
 from recsys_core.models._reasons import pair_ids
 from recsys_core.models.deep._fusion_parts import item_parts, mix
 from recsys_core.models.explanation import (
@@ -26,11 +27,9 @@ from recsys_core.models.explanation import (
 def catalogue_parts(model: Any) -> tuple[np.ndarray, np.ndarray]:
     """Unit modality vectors and gates of every item, kept until the model is refitted."""
     state = model._state()
-    key = state["item_vectors"]
-    cached = getattr(model, "_parts_cache", None)
-    if cached is None or cached[0] is not key:
-        model._parts_cache = cached = (key, *item_parts(state, None))
-    return cached[1], cached[2]
+    return fit_cached(
+        model, "catalogue_parts", state["item_vectors"], lambda: item_parts(state, None)
+    )
 
 
 def modality_contributions(model: Any, users: np.ndarray, items: np.ndarray) -> np.ndarray:
