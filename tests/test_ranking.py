@@ -115,6 +115,17 @@ def test_ranker_reasons_are_signed_shap_features(ranker: TwoStageRanker) -> None
         ranker_reasons(ranker, 0, seen)
 
 
+def test_lightgbm_tree_shap_equals_shaps_tree_explainer(ranker: TwoStageRanker) -> None:
+    """Reasons and importance read LightGBM's own TreeSHAP; shap's explainer is the reference."""
+    import shap
+
+    from recsys_core.models._ranker_reasons import tree_shap
+
+    _, feats = ranker.candidate_features(np.arange(10))
+    expected = np.asarray(shap.TreeExplainer(ranker.booster()).shap_values(feats))
+    np.testing.assert_allclose(tree_shap(ranker.booster(), feats), expected, rtol=1e-12, atol=1e-12)
+
+
 def test_shap_importance_on_the_ranker_and_figures(ranker: TwoStageRanker) -> None:
     _, feats = ranker.candidate_features(np.arange(10))
     mean_abs, values = shap_importance(ranker, feats, max_rows=50)

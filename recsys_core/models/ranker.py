@@ -204,7 +204,8 @@ class TwoStageRanker(Recommender):
             )
         report(progress, cfg.n_folds + 1, steps, "training the ranker")
         groups = np.concatenate([g for _, _, g in parts])
-        self.booster_ = np.array(self._train_ranker(feats, labels, groups))
+        fallback, text = self._train_ranker(feats, labels, groups)
+        self.booster_, self._booster = np.array(text), fallback
         self.feature_names_ = np.array(list(feats.columns), dtype=str)
         report(progress, cfg.n_folds + 2, steps, "refitting generators on all training data")
         self._generators = [g.fit(train) for g in self._build_generators()]
@@ -250,30 +251,28 @@ class TwoStageRanker(Recommender):
         has ``predict(feats)``); the model itself is left as it was. Find the best model
         trains it on some validation users and scores the others, to judge the ranker on the
         same generators and users as the families it competes with."""
-        kept = self._booster
-        text = self._train_ranker(feats, labels, groups)
-        scorer = self._booster
-        if text:
-            import lightgbm as lgb
+        fallback, text = self._train_ranker(feats, labels, groups)
+        if fallback is not None:
+            return fallback
+        import lightgbm as lgb
 
-            scorer = lgb.Booster(model_str=text)
-        self._booster = kept
-        return scorer
+        return lgb.Booster(model_str=text)
 
-    def _train_ranker(self, feats: pd.DataFrame, labels: np.ndarray, groups: np.ndarray) -> str:
+    def _train_ranker(
+        self, feats: pd.DataFrame, labels: np.ndarray, groups: np.ndarray
+    ) -> tuple[Any, str]:
         """A LambdaRank model grouped by user (``groups``: consecutive rows per query), as
-        LightGBM text.
+        ``(None, LightGBM text)``; the booster is read back from the text when needed.
 
         Without lightgbm, a scikit-learn classifier of "is a validation hit" stands in; it
-        ranks by probability and cannot be saved (sklearn models need pickle), so the text
-        is empty.
+        ranks by probability and cannot be saved (sklearn models need pickle), so it comes
+        back itself, with empty text.
         """
         cfg = self.config
         try:
             import lightgbm as lgb
         except ImportError:
-            self._booster = ClassifierScorer(cfg, feats, labels)
-            return ""
+            return ClassifierScorer(cfg, feats, labels), ""
         model = lgb.LGBMRanker(
             objective="lambdarank",
             n_estimators=cfg.n_estimators,
@@ -291,7 +290,7 @@ class TwoStageRanker(Recommender):
             verbose=-1,
         )
         model.fit(feats, labels, group=groups)
-        return str(model.booster_.model_to_string())
+        return None, str(model.booster_.model_to_string())
 
     # ------------------------------------------------------------------ state
     def _mirror(self) -> None:
