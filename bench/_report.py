@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -83,3 +84,28 @@ def _cell(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def merged(
+    section: str, rows: list[dict[str, Any]], keys: list[str], drop: str | None = None
+) -> pd.DataFrame:
+    """This run's rows in place of the rows with the same ``keys`` in ``section``'s table in
+    BENCHMARKS.md; the table's other rows stay (a subset re-measured keeps the rest), new ones
+    go last, in the table's columns. ``drop``: a prefix of ``keys[0]`` whose old rows all go
+    (a new auto search replaces every earlier auto row)."""
+    fresh = pd.DataFrame(rows)
+    text = REPORT.read_text() if REPORT.exists() else ""
+    start = f"<!-- bench:{section} -->"
+    if start not in text:
+        return fresh
+    body = text.split(start, 1)[1].split(f"<!-- /bench:{section} -->", 1)[0]
+    lines = [ln for ln in body.splitlines() if ln.startswith("|")]
+    if len(lines) < 3:
+        return fresh
+    cells = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in lines]
+    old = pd.DataFrame(cells[2:], columns=cells[0])
+    if drop is not None:
+        old = old[~old[keys[0]].str.startswith(drop)]
+    by_key = {tuple(str(r[k]) for k in keys): r for r in rows}
+    kept = [by_key.pop(tuple(str(r[k]) for k in keys), r) for r in old.to_dict("records")]
+    return pd.DataFrame([*kept, *by_key.values()], columns=list(old.columns))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench._report import ROOT, write_section
+from bench._report import ROOT, merged, write_section
 
 PEER_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 #: model -> the peers timed against it (issue 9 names them).
@@ -123,8 +123,10 @@ def main() -> None:
                 row["ours / fastest peer"] = None if not fastest else round(ours / fastest, 2)
                 rows.append(row)
                 print(row, flush=True)
-    table = pd.DataFrame(rows)
+    table = merged("peers", rows, ["data", "model"])
     cmd = "python -m bench.bench_peers --data " + " ".join(args.data)
+    if args.models != list(PEERS):
+        cmd += " --models " + " ".join(args.models)
     notes = (
         "Fit time only, the fastest of the repeats, each in a fresh process, on the per-user "
         "80/20 training side (seed 42). Same settings on both sides: EASE reg 250; ItemKNN "
@@ -134,7 +136,8 @@ def main() -> None:
         "synthetic (943 x 1,682 x 100k). ours_2nd_fit_s: a second fit in the same process "
         "(numba's import and first-call set-up, 0.4-0.8 s here, are paid once per process: "
         "BPR, ItemKNN and UserKNN; implicit's import is outside its timer). Target (issue 9): "
-        "within 1.2x of the fastest peer."
+        "within 1.2x of the fastest peer. Rows not named by --data/--models keep their earlier "
+        "measurement."
     )
     write_section("peers", "Model fit beside peer libraries", cmd, table, notes)
 

@@ -23,7 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench._report import REPORT, write_section
+from bench._report import merged as merged_rows
+from bench._report import write_section
 
 SECTION = "quality-movielens"
 #: --data -> (BENCHMARKS.md section, title); the synthetic set has its own table.
@@ -150,24 +151,9 @@ def auto_rows(store: Any, minutes: float) -> list[dict[str, Any]]:
 
 
 def merged(rows: list[dict[str, Any]], section: str = SECTION) -> pd.DataFrame:
-    """This run's rows in place of the same models' rows of the table in BENCHMARKS.md; the
-    table's other rows stay (a subset re-measured keeps the rest), new ones go last."""
-    fresh = pd.DataFrame(rows)
-    text = REPORT.read_text() if REPORT.exists() else ""
-    start = f"<!-- bench:{section} -->"
-    if start not in text:
-        return fresh
-    body = text.split(start, 1)[1].split(f"<!-- /bench:{section} -->", 1)[0]
-    lines = [ln for ln in body.splitlines() if ln.startswith("|")]
-    if len(lines) < 3:
-        return fresh
-    cells = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in lines]
-    old = pd.DataFrame(cells[2:], columns=cells[0])
-    if any(str(r["model"]).startswith("auto ") for r in rows):  # a new search replaces all
-        old = old[~old["model"].str.startswith("auto ")]
-    by_model = {r["model"]: r for r in rows}
-    kept = [by_model.pop(r["model"], r) for r in old.to_dict("records")]
-    return pd.DataFrame([*kept, *by_model.values()], columns=list(old.columns))
+    """:func:`bench._report.merged` by model; a new auto search replaces every old auto row."""
+    auto = any(str(r["model"]).startswith("auto ") for r in rows)
+    return merged_rows(section, rows, ["model"], drop="auto " if auto else None)
 
 
 if __name__ == "__main__":
