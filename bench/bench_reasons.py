@@ -1,6 +1,7 @@
 """Per-recommendation reasons for every registered family on MovieLens: speed, kind, coverage.
 
 Usage: python -m bench.bench_reasons [--users 0] [--top 3] [--models ease item_knn ...]
+(a subset re-measured replaces its rows of the table; the others stay)
 
 For each model (default parameters, fitted on the per-user 80/20 split, seed 42) the top
 ``--top`` of the test users (all of them, or the first ``--users``) are explained in one
@@ -15,13 +16,13 @@ less where a score holds more than its history can carry (embedding models).
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 
 import numpy as np
-import pandas as pd
 
-from bench._report import write_section
+from bench._report import merged, write_section
 
 #: Issue 9's floors: history families 20,000 reasons/s, deep models and the ranker 2,000.
 TARGETS = {
@@ -43,6 +44,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=3)
     ap.add_argument("--models", nargs="+", default=sorted(REGISTRY))
     args = ap.parse_args()
+    load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/reasons.db")
         import_dataset(store, "ml", load_movielens_small())
@@ -81,18 +83,24 @@ def main() -> None:
         }
         rows.append(row)
         print(row, flush=True)
+    cmd = "python -m bench.bench_reasons"
+    if args.models != sorted(REGISTRY):
+        cmd += " --models " + " ".join(args.models)
     write_section(
         "reasons-movielens",
         "Per-recommendation reasons for every model family (MovieLens latest-small)",
-        "python -m bench.bench_reasons",
-        pd.DataFrame(rows),
+        cmd,
+        merged("reasons-movielens", rows, ["model"]).sort_values("model"),
         f"Top {args.top} of {len(users)} test users per model, default parameters, per-user "
         "80/20 split (seed 42), explained in one explain_many call (what a run stores; each "
         "family vectorised in its own explain_many), best of 3 calls, timed after a 5-pair "
         "call has read the catalogue's names (a run reads them once). "
         "target_per_s: issue 9's floor. "
         "named_share_median: median share of |score| the named parts carry (100% = exact "
-        "split; 'none' models name no parts). The example is the first user's first reason.",
+        "split; 'none' models name no parts). The example is the first user's first reason. "
+        "Rows of models not named by --models keep their earlier measurement. Load average "
+        f"(1 min): {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (2 cores, "
+        "shared).",
     )
 
 
