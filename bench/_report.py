@@ -91,8 +91,9 @@ def merged(
 ) -> pd.DataFrame:
     """This run's rows in place of the rows with the same ``keys`` in ``section``'s table in
     BENCHMARKS.md; the table's other rows stay (a subset re-measured keeps the rest), new ones
-    go last, in the table's columns. ``drop``: a prefix of ``keys[0]`` whose old rows all go
-    (a new auto search replaces every earlier auto row)."""
+    go last, in the table's columns and then any new ones of this run (empty in old rows).
+    ``drop``: a prefix of ``keys[0]`` whose old rows all go (a new auto search replaces every
+    earlier auto row)."""
     fresh = pd.DataFrame(rows)
     text = REPORT.read_text() if REPORT.exists() else ""
     start = f"<!-- bench:{section} -->"
@@ -108,4 +109,5 @@ def merged(
         old = old[~old[keys[0]].str.startswith(drop)]
     by_key = {tuple(str(r[k]) for k in keys): r for r in rows}
     kept = [by_key.pop(tuple(str(r[k]) for k in keys), r) for r in old.to_dict("records")]
-    return pd.DataFrame([*kept, *by_key.values()], columns=list(old.columns))
+    columns = [*old.columns, *(c for c in fresh.columns if c not in old.columns)]
+    return pd.DataFrame([*kept, *by_key.values()], columns=columns)

@@ -136,15 +136,6 @@ def _row(name: str, model: str, path: Path, repeat: int) -> dict[str, Any]:
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
 
 
-def _with_new_columns(table: pd.DataFrame, rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """``table`` with this run's columns it lacks (``merged`` keeps the old table's)."""
-    for column in (c for c in rows[0] if c not in table.columns):
-        by_key = {(r["data"], r["model"]): r[column] for r in rows}
-        keys = zip(table["data"].astype(str), table["model"].astype(str), strict=True)
-        table[column] = [by_key.get(k) for k in keys]
-    return table
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", nargs="+", default=list(DATA), choices=DATA)
@@ -159,7 +150,7 @@ def main() -> None:
             for model in args.models:
                 rows.append(_row(name, model, path, args.repeat))
                 print(rows[-1], flush=True)
-    table = _with_new_columns(merged("peers", rows, ["data", "model"]), rows)
+    table = merged("peers", rows, ["data", "model"])
     cmd = "python -m bench.bench_peers --data " + " ".join(args.data)
     if args.models != list(PEERS):
         cmd += " --models " + " ".join(args.models)
