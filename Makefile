@@ -7,7 +7,7 @@ PYTHON ?= python3
 # Test workers (pytest-xdist): the suite is CPU-bound, so one per core of this 2-core machine.
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint format bench bench-peers clean-venv
+.PHONY: run test test-durations lint format bench bench-peers clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,10 @@ run: $(STAMP)  ## start the app on 127.0.0.1:8501 only (.streamlit/config.toml; 
 	$(BIN)/streamlit run app.py
 
 test: $(STAMP)  ## the whole suite; set RECSYS_TEST_POSTGRES_URL to include PostgreSQL
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
+
+test-durations: $(STAMP)  ## rerun the suite and refresh tests/module_seconds.json (longest modules go first)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --record-module-seconds $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

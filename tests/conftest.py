@@ -15,6 +15,13 @@ from sqlalchemy.engine import make_url
 from db import Store
 from db.schema import Base
 
+# Longest modules first under xdist; `--record-module-seconds` refreshes the table.
+from tests._schedule import (  # noqa: F401  (hooks, found by name)
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+)
+
 PG_ENV = "RECSYS_TEST_POSTGRES_URL"
 SAMPLE = Path(__file__).resolve().parents[1] / "recsys_core/data/samples/ml-latest-small"
 
