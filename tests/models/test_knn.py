@@ -194,3 +194,39 @@ def test_kernel_quickselect_matches_a_sort_with_many_duplicates(rng: np.random.G
         for k in range(len(want)):
             work = np.array(values, dtype=np.float64)
             assert _kth_smallest(work, len(work), k) == want[k]
+
+
+def test_compiled_way_gives_the_same_bits_on_one_core_and_on_threads(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of targets on several threads make the same matrix as one core in order."""
+    monkeypatch.setattr(knn_module, "NUMPY_COLUMNS", 0)
+    x = sp.csr_matrix((rng.random((80, 50)) < 0.3) * rng.integers(1, 4, (80, 50)))
+    config = KNNConfig(n_neighbors=4, binarize=False, similarity="asymmetric_cosine")
+    monkeypatch.setattr(knn_module, "_cores", lambda: 1)
+    one = pruned_similarity(x, config)
+    monkeypatch.setattr(knn_module, "_cores", lambda: 3)
+    many = pruned_similarity(x, config)
+    assert one.nnz and (one != many).nnz == 0
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_progress_that_raises_ends_the_threaded_fit(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancelled run's progress callback raises: the error reaches the caller at once."""
+    monkeypatch.setattr(knn_module, "NUMPY_COLUMNS", 0)
+    monkeypatch.setattr(knn_module, "_cores", lambda: 2)
+    heard: list[int] = []
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        heard.append(done)
+        raise _Stop
+
+    x = sp.csr_matrix((rng.random((40, 60)) < 0.3).astype(float))
+    with pytest.raises(_Stop):
+        pruned_similarity(x, KNNConfig(n_neighbors=3), progress)
+    assert len(heard) == 1
