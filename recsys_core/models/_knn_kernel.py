@@ -79,7 +79,11 @@ def _similar_top(indptr, indices, data, t_indptr, t_indices, t_data, src, tgt, j
     Similarities pass a threshold into a buffer of ``4 n``; when it fills, it is cut to its
     exact best ``n`` and their worst value becomes the threshold, so most entries cost one
     comparison. Below the threshold an entry has ``n`` better ones already; at it, it may
-    still beat a kept tie by a lower column, so it enters. (A heap per target did the same
+    still beat a kept tie by a lower column, so it enters. An entry whose co-occurrence is
+    below ``threshold x denominator`` by a relative 2^-20 (far beyond the rounding of the
+    float64 product and of the float32 similarity) is skipped before its division: selection
+    is two thirds of the kernel's time, and this takes 8% off the whole (ML-latest-small,
+    one core: 0.194 -> 0.178 s of CPU, the same matrix). (A heap per target did the same
     with ~4 sifts of 7 levels per insertion: half the fit's time at 100 neighbours.)
     """
     n_cols, n = src.shape[0], out_cols.shape[1]
@@ -102,6 +106,7 @@ def _similar_top(indptr, indices, data, t_indptr, t_indices, t_data, src, tgt, j
                 mark[i] = j
                 acc[i] += w * data[q]  # float32, users ascending: the numpy way's sums
         thr, kept = -np.inf, np.int64(0)  # typed: a literal 0 compiles _best twice
+        low = -np.inf  # thr less a margin: co < low * d means co / d < thr for sure
         for a in range(n_touched):
             i = touched[a]
             co = np.float64(acc[i])
@@ -110,6 +115,8 @@ def _similar_top(indptr, indices, data, t_indptr, t_indices, t_data, src, tgt, j
             d += shrink
             if d == 0.0:
                 d = 1.0
+            if co < low * d:  # below the threshold by far more than rounding: no division
+                continue
             s = np.float32(co / d)
             if s > 0 and s >= thr and i != j:
                 buf_vals[kept], buf_cols[kept] = s, i
@@ -118,6 +125,7 @@ def _similar_top(indptr, indices, data, t_indptr, t_indices, t_data, src, tgt, j
                     kept, thr = _best(
                         buf_vals, buf_cols, kept, n, buf_vals, buf_cols, tied, scratch
                     )
+                    low = thr * (1.0 - 2.0**-20)
         counts[t] = _best(buf_vals, buf_cols, kept, n, out_vals[t], out_cols[t], tied, scratch)[0]
 
 
