@@ -2,6 +2,8 @@
 estimate for 1B interactions from the measured per-partition costs.
 
 Usage: python -m bench.bench_spark [--users 30000 --items 6000 --interactions 1500000]
+       [--scaling]  (only part 2 and its estimates; the quality rows stay as measured)
+       python -m bench.bench_spark --ml20m
 
 1. ML-latest-small, the same hash-keyed 80/20 split (seed 42) and ALS settings on both
    engines: NDCG@10 of local ALS and of Spark ML's ALS (target: within 0.02), and MostPopular's
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench._report import peak_rss_mb, write_section
+from bench._report import merged, peak_rss_mb, write_section
 
 KS = [10]
 ALS_PARAMS = {"embedding_size": 64, "epochs": 10, "reg": 10.0, "random_state": 0}
@@ -228,6 +230,12 @@ def _child(args: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _measured(args: list[str]) -> dict:
+    """:func:`_child`'s pass, with the load average when it started (the row says both)."""
+    load = os.getloadavg()[0]
+    return {**_child(args), "load_start": load}
+
+
 def _slots(master: str) -> int:
     """The N of ``local[N]``."""
     return int(master.removeprefix("local[").removesuffix("]"))
@@ -268,53 +276,119 @@ def main() -> None:
     ap.add_argument("--interactions", type=int, default=1_500_000)
     ap.add_argument("--child", nargs="*")
     ap.add_argument(
-        "--ml20m", action="store_true", help="one measured pass at ML-20M's shape on local[2]"
-    )
+        "--ml20m", action="store_true",
+        help="one measured pass at ML-20M's shape on local[1] and on local[2]",
+    )  # fmt: skip
+    ap.add_argument(
+        "--scaling", action="store_true",
+        help="only the local[1] -> local[2] rows and the estimates (skips ML-latest-small; "
+        "its rows in BENCHMARKS.md stay)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--ceiling", action="store_true",
+        help="only the machine's ceiling: a CPU-bound process alone, then two on two CPUs",
+    )  # fmt: skip
     args = ap.parse_args()
+    if args.ceiling:
+        print(json.dumps(ceiling()))
+        return
     if args.child is not None:
         master, u, i, n = args.child[0], *map(int, args.child[1:4])
         print(json.dumps(scaling_child(master, u, i, n, unique=args.child[4:] == ["unique"])))
         return
     if args.ml20m:
-        _write_ml20m([_child([m, *map(str, ML20M), "unique"]) for m in ("local[1]", "local[2]")])
+        top = ceiling()
+        runs = [_measured([m, *map(str, ML20M), "unique"]) for m in ("local[1]", "local[2]")]
+        _write_ml20m(runs, top)
         return
     shape = [str(args.users), str(args.items), str(args.interactions)]
-    runs = {m: _child([m, *shape]) for m in ("local[1]", "local[2]")}
+    top = ceiling()
+    runs = {m: _measured([m, *shape]) for m in ("local[1]", "local[2]")}
     for r in runs.values():
         r["items"], r["interactions"] = args.items, args.interactions
-    q = quality()
-    _write(q, runs, unit_costs(runs["local[1]"], runs["local[2]"]), args)
+    q = None if args.scaling else quality()
+    _write(q, runs, unit_costs(runs["local[1]"], runs["local[2]"]), top, args)
+
+
+#: A fixed CPU-bound job (single-threaded float32 matmuls) for the machine's own ceiling.
+_SPIN = (
+    "import time, numpy as np; a = np.random.default_rng(0).random((600, 600), np.float32); "
+    "t, c = time.perf_counter(), time.process_time()\n"
+    "for _ in range(1500): a = (a @ a) / 600\n"
+    "print(time.perf_counter() - t, time.process_time() - c)"
+)
+
+
+def ceiling() -> dict:
+    """The most any local[1] -> local[2] speed-up can be here: one CPU-bound process alone on
+    CPU 0, then two at once on CPUs 0 and 1. Two CPUs give ``2 * alone / together`` the
+    throughput of one (2.0 on an idle machine with two full cores; less when other jobs or
+    a shared host take time), and ``cpu_ratio`` says how much more CPU time each unit of
+    work costs with both CPUs busy (shared caches, memory bandwidth, clock)."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+    def spin(cpu: int) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True, env=env,
+            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+        )  # fmt: skip
+
+    def timed(procs: list[subprocess.Popen[str]]) -> list[tuple[float, float]]:
+        return [tuple(map(float, p.communicate()[0].split())) for p in procs]  # type: ignore[misc]
+
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    load = os.getloadavg()[0]
+    (alone, alone_cpu), *_ = timed([spin(cpus[0])])
+    pair = timed([spin(c) for c in cpus])
+    return {
+        "alone_s": alone, "pair_s": [w for w, _ in pair], "load_start": load,
+        "throughput": 2 * alone / max(w for w, _ in pair),
+        "cpu_ratio": sum(c for _, c in pair) / 2 / alone_cpu, "load_end": os.getloadavg()[0],
+    }  # fmt: skip
 
 
 #: ML-20M's shape (users x items x ratings), the issue's one-machine target.
 ML20M = (138_493, 26_744, 20_000_263)
 
 
-def _write(q: dict, runs: dict, unit: dict, args: argparse.Namespace) -> None:
+def _write(q: dict | None, runs: dict, unit: dict, top: dict, args: argparse.Namespace) -> None:
+    """The section's table; with ``q`` None (--scaling) its ML-latest-small rows stay."""
     one, two = runs["local[1]"], runs["local[2]"]
     shape = f"{args.users:,} x {args.items:,} x {args.interactions:,}"
-    rows = [
-        {"part": "ML-latest-small, local ALS", "what": "NDCG@10", "value": q["local_ndcg"],
-         "seconds": q["local_s"], "how": "measured"},
-        {"part": "ML-latest-small, Spark ALS (local[2])", "what": "NDCG@10",
-         "value": q["spark_ndcg"], "seconds": q["spark_s"], "how": "measured"},
-        {"part": "ML-latest-small, MostPopular", "what": "max |Spark - local| over "
-         f"{q['n_metrics']} metrics", "value": q["popular_gap"], "seconds": float("nan"),
-         "how": "measured"},
-    ]  # fmt: skip
+    rows = []
+    if q is not None:
+        rows = [
+            {"part": "ML-latest-small, local ALS", "what": "NDCG@10", "value": q["local_ndcg"],
+             "seconds": q["local_s"], "how": "measured"},
+            {"part": "ML-latest-small, Spark ALS (local[2])", "what": "NDCG@10",
+             "value": q["spark_ndcg"], "seconds": q["spark_s"], "how": "measured"},
+            {"part": "ML-latest-small, MostPopular", "what": "max abs(Spark - local) over "
+             f"{q['n_metrics']} metrics", "value": q["popular_gap"], "seconds": float("nan"),
+             "how": "measured"},
+        ]  # fmt: skip
     for name, r in runs.items():
         total = r["prepare_s"] + r["fit_s"] + r["rank_s"] + r["metrics_s"]
         rows.append({"part": f"synthetic {shape}, {name}",
                      "what": f"prepare {r['prepare_s']:.0f} s, ALS fit {r['fit_s']:.0f} s, "
                      f"rank {r['ranked_users']:,} users {r['rank_s']:.0f} s, metrics "
                      f"{r['metrics_s']:.0f} s; fit + rank CPU "
-                     f"{r['fit_cpu_s'] + r['rank_cpu_s']:.0f} s; driver JVM peak "
+                     f"{r['fit_cpu_s'] + r['rank_cpu_s']:.1f} s; driver JVM peak "
                      f"{r['driver_jvm_mb']:.0f} MB; load avg "
-                     f"{r['load_avg']:.1f}",
+                     f"{r['load_start']:.1f} at start, {r['load_avg']:.1f} at end",
                      "value": r["ndcg10"], "seconds": total, "how": "measured"})  # fmt: skip
     speedup = (one["fit_s"] + one["rank_s"]) / (two["fit_s"] + two["rank_s"])
     rows.append({"part": "local[1] -> local[2]", "what": "speed-up of fit + rank",
                  "value": speedup, "seconds": float("nan"), "how": "measured"})  # fmt: skip
+    rows.append({"part": "local[1] -> local[2], CPU", "what": "CPU efficiency of fit + rank "
+                 "(local[1]'s CPU s over local[2]'s; an idle machine's speed-up is about 2x it)",
+                 "value": _efficiency(one, two), "seconds": float("nan"),
+                 "how": "measured"})  # fmt: skip
+    rows.append({"part": "machine ceiling (--ceiling)", "what": "throughput of two CPU-bound "
+                 "processes on two CPUs over one alone (pinned numpy loops: alone "
+                 f"{top['alone_s']:.1f} s, together {max(top['pair_s']):.1f} s; CPU per unit of "
+                 f"work together {top['cpu_ratio']:.2f}x; load avg {top['load_start']:.1f})",
+                 "value": top["throughput"], "seconds": float("nan"),
+                 "how": "measured"})  # fmt: skip
     ml = estimate(unit, *ML20M, cores=2)
     rows.append({"part": f"ML-20M shape ({' x '.join(f'{v:,}' for v in ML20M)}), local[2]",
                  "what": "prepare + ALS fit + full ranking + metrics (minutes)",
@@ -335,8 +409,9 @@ def _write(q: dict, runs: dict, unit: dict, args: argparse.Namespace) -> None:
         "42; NDCG@10 over every test user, full ranking, seen items excluded. The synthetic "
         "shape's value column is its NDCG@10 (50 taste groups, Zipf items). Measured rows "
         "ran on this shared machine (other helpers' jobs beside it); each scaling row is a "
-        "fresh process with its own Spark session, 8 shuffle partitions, pinned to as many "
-        "CPUs as its master has slots (local[1] on one CPU, local[2] on two). "
+        "fresh process with its own Spark session, 8 shuffle partitions, the session's JVM "
+        "options (the parallel collector on both), pinned to as many CPUs as its master has "
+        "slots (local[1] on one CPU, local[2] on two). "
         "The wall-time speed-up is bounded by the other jobs, not by the engine: during fit + "
         f"rank local[1] got {share[0]:.0%} of a core and local[2] {share[1]:.0%} of one core "
         "(CPU seconds of the JVM and its Python workers over wall seconds), where an idle "
@@ -361,10 +436,22 @@ def _write(q: dict, runs: dict, unit: dict, args: argparse.Namespace) -> None:
     cmd = "python -m bench.bench_spark"
     if args.interactions != 1_500_000:
         cmd += f" --users {args.users} --items {args.items} --interactions {args.interactions}"
-    write_section("spark", "Spark engine (bench_spark)", cmd, pd.DataFrame(rows), notes)
+    table = pd.DataFrame(rows)
+    if q is None:  # the scaling rows re-measured, the quality rows kept
+        cmd += " --scaling"
+        old = merged("spark", [], ["part"])
+        kept = old[old["part"].str.startswith("ML-latest-small")] if len(old) else old
+        table = pd.concat([kept, table], ignore_index=True)
+    write_section("spark", "Spark engine (bench_spark)", cmd, table, notes)
 
 
-def _write_ml20m(runs: list[dict]) -> None:
+def _efficiency(one: dict, two: dict) -> float:
+    """Fit + rank: local[1]'s CPU seconds over local[2]'s for the same work."""
+    cpu = [r["fit_cpu_s"] + r["rank_cpu_s"] for r in (one, two)]
+    return cpu[0] / cpu[1]
+
+
+def _write_ml20m(runs: list[dict], top: dict) -> None:
     """The issue's one-machine target, run rather than estimated, on local[1] and local[2]
     (the issue's scaling target is at this shape: at 1.5M rows start-up costs weigh more)."""
     rows = []
@@ -379,18 +466,24 @@ def _write_ml20m(runs: list[dict]) -> None:
             "distinct_pairs": r["distinct_pairs"], "train_pairs": r["n_train"],
             "ranked_users": r["ranked_users"], "ndcg10": r["ndcg10"],
             "cpu_share": cpu / total, "cpu_s": cpu, "driver_jvm_mb": r["driver_jvm_mb"],
-            "driver_python_mb": r["driver_python_mb"], "load_avg_end": r["load_avg"],
+            "driver_python_mb": r["driver_python_mb"], "load_avg_start": r["load_start"],
+            "load_avg_end": r["load_avg"],
         })  # fmt: skip
     one, two = rows
     fit_rank = [r["fit_s"] + r["rank_s"] for r in rows]
     speedups = (
-        f"local[1] -> local[2]: fit + rank {fit_rank[0] / fit_rank[1]:.2f}x, whole pass "
+        f"local[1] -> local[2]: fit + rank CPU efficiency {_efficiency(*runs):.0%} (local[1]'s "
+        "CPU seconds over local[2]'s for the same work: an idle two-core machine's speed-up is "
+        f"about twice it); wall: fit + rank {fit_rank[0] / fit_rank[1]:.2f}x, whole pass "
         f"{one['total_min'] / two['total_min']:.2f}x, ALS fit {one['fit_s'] / two['fit_s']:.2f}x, "
-        f"ranking {one['rank_s'] / two['rank_s']:.2f}x (target: at least 1.6x). "
+        f"ranking {one['rank_s'] / two['rank_s']:.2f}x (target: at least 1.6x); this machine's "
+        f"ceiling just before (--ceiling): two CPU-bound processes got {top['throughput']:.2f}x "
+        f"one's throughput (load avg {top['load_start']:.1f}). "
     )
     notes = speedups + (
         "Each row is one fresh process pinned to as many CPUs as its master has slots "
-        "(driver heap 2 GB, 8 shuffle partitions, one BLAS thread per task), ALS "
+        "(driver heap 2 GB, 8 shuffle partitions, one BLAS thread per task, the session's JVM "
+        "options: the parallel collector on both), ALS "
         f"{ALS_PARAMS}: Parquet export of "
         "recsys_core.data.synth.generate's interactions (20,000,263 distinct pairs, implicit; "
         "generating them is not timed), hash-keyed 80/20 split, ALS "
