@@ -17,7 +17,7 @@ COLD_MODELS = {
     "most_popular": {},
     "item_knn": {},
     "content": {},
-    "two_tower": {},
+    "two_tower": {"use_item_features": True},  # its default is off; cold items need it
     "fusion": {},
 }
 

@@ -109,7 +109,7 @@ def test_deep_models_shuffle_by_modality_and_map_their_item_vectors(
     name: str, categorical_split: Split
 ) -> None:
     train = categorical_split.train
-    model = make_model(name, {"epochs": 2}).fit(train)
+    model = make_model(name, {"epochs": 2, "use_item_features": True}).fit(train)
     table = permutation_importance(model, categorical_split, n_repeats=2, random_state=1)
     assert set(table["group"]) == {"text", "categorical", "numeric"}
     assert np.isfinite(table[IMPORTANCE_COLUMNS[1:]].to_numpy()).all()

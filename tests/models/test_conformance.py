@@ -36,7 +36,16 @@ TEST_PARAMS: dict[str, dict[str, Any]] = {
     "hybrid": {"components": ["most_popular:0.2", "item_knn:1"]},
     # Deep models: tiny vectors and few epochs (a second per fit), no early-stopping split.
     "neumf": {"embedding_size": 4, "mlp_layers": [8], "epochs": 6, **_DEEP, "batch_size": 64},
-    "two_tower": {"embedding_size": 4, "tower_layers": [8], "text_dim": 4, "epochs": 8, **_DEEP},
+    # two_tower with the item table, as before its default turned it off (ids alone at 4
+    # dims do not split the board in a few epochs)
+    "two_tower": {
+        "embedding_size": 4,
+        "tower_layers": [8],
+        "text_dim": 4,
+        "epochs": 8,
+        "use_item_features": True,
+        **_DEEP,
+    },
     "fusion": {"embedding_size": 4, "tower_layers": [8], "text_dim": 4, "epochs": 8, **_DEEP},
     # Mult-VAE: a small autoencoder trained long enough to find the two groups.
     "multvae": {

@@ -45,9 +45,32 @@ def test_a_user_who_saw_all_but_one_item_gets_that_one_as_negative(
     assert (neg_items == 3).all()
 
 
+def test_negatives_follow_the_given_distribution_and_skip_seen_items(
+    rng: np.random.Generator,
+) -> None:
+    """By popularity: all the chance on items 1 and 2, and user 0 saw item 1."""
+    cdf = np.cumsum([0.0, 0.5, 0.5, 0.0, 0.0])
+    codes = np.array([0 * 5 + 1])
+    _, neg_items = sample_negatives(np.array([0, 1]), codes, 5, 50, rng, cdf)
+    assert (neg_items[:50] == 2).all()  # item 1 redrawn until it is not the seen item
+    assert set(neg_items[50:]) == {1, 2}
+
+
+def test_softmax_epochs_hold_each_positive_with_its_negatives_and_their_log_chances(
+    checkerboard: Interactions, rng: np.random.Generator
+) -> None:
+    model = NeuMF(n_negatives=3, **TINY)
+    (users, groups), log_q = model._epoch_data(checkerboard, {}, rng)
+    assert groups.shape == (checkerboard.n_interactions, 4) and log_q.shape == groups.shape
+    seen = checkerboard.matrix.toarray() > 0
+    assert seen[users, groups[:, 0]].all() and not seen[users[:, None], groups[:, 1:]].any()
+    counts = np.bincount(checkerboard.items, minlength=checkerboard.n_items) + 1.0
+    np.testing.assert_allclose(log_q, np.log(counts / counts.sum())[groups], rtol=1e-6)
+
+
 def _keras_scores(model: NeuMF, data: Interactions) -> np.ndarray:
     """The trained architecture rebuilt in Keras from the stored arrays, run on all pairs."""
-    net = model._build(load_keras(), data, {})
+    net = model._pair_net(load_keras(), data)
     set_layer_arrays(net, model._state())
     users = np.repeat(np.arange(data.n_users), data.n_items).astype(np.int32)
     items = np.tile(np.arange(data.n_items), data.n_users).astype(np.int32)
@@ -87,9 +110,14 @@ def test_validation_scores_in_tensorflow_equal_the_numpy_scores(
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_regularisation_shrinks_the_embeddings(checkerboard: Interactions) -> None:
-    loose = NeuMF(mlp_layers=[8], epochs=3, **{**TINY, "reg": 0.0}).fit(checkerboard)
-    tight = NeuMF(mlp_layers=[8], epochs=3, **{**TINY, "reg": 1.0}).fit(checkerboard)
+@pytest.mark.parametrize(("loss", "epochs"), [("bce", 3), ("softmax", 15)])
+def test_regularisation_shrinks_the_embeddings(
+    checkerboard: Interactions, loss: str, epochs: int
+) -> None:
+    """As many gradient steps either way: softmax batches hold 1 + n_negatives pairs each."""
+    params = {**TINY, "loss": loss, "epochs": epochs}
+    loose = NeuMF(mlp_layers=[8], **{**params, "reg": 0.0}).fit(checkerboard)
+    tight = NeuMF(mlp_layers=[8], **{**params, "reg": 1.0}).fit(checkerboard)
     assert np.abs(tight.gmf_user_0_).mean() < 0.1 * np.abs(loose.gmf_user_0_).mean()
 
 

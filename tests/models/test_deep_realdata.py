@@ -1,4 +1,4 @@
-"""On MovieLens latest-small, NeuMF and the two-tower model beat popularity (NDCG@10)."""
+"""On MovieLens latest-small, NeuMF beats popularity and the two-tower model nears ALS."""
 
 from __future__ import annotations
 
@@ -24,14 +24,22 @@ def movielens() -> Split:
     return split(inter, RandomHoldout(test_fraction=0.2), 42)
 
 
+#: name -> (baseline, lowest NDCG@10 as a share of it, margin added). Measured with the
+#: defaults (bench_quality, same split): two_tower .343 vs ALS .350, NeuMF .260 vs popularity
+#: .185 (before the sampled softmax: .221, two-tower with the item table .316).
+BARS = {"two_tower": ("als", 0.95, 0.0), "neumf": ("most_popular", 1.0, 0.05)}
+
+
 @pytest.mark.parametrize("name", ["neumf", "two_tower"])
-def test_deep_model_with_default_settings_beats_most_popular(movielens: Split, name: str) -> None:
+def test_deep_model_with_default_settings_beats_its_bar(movielens: Split, name: str) -> None:
     """Defaults as the Train page offers them: early stopping on a 10% validation split."""
+    baseline, share, margin = BARS[name]
     models = {
         "most_popular": make_model("most_popular", {}).fit(movielens.train),
+        baseline: make_model(baseline, {}).fit(movielens.train),
         name: make_model(name, {}).fit(movielens.train),
     }
     ndcg = evaluate(models, movielens, ks=(10,)).wide().loc["NDCG@10"]
-    print(f"NDCG@10: {name} {ndcg[name]:.4f} vs most_popular {ndcg['most_popular']:.4f}")
+    print(f"NDCG@10: {name} {ndcg[name]:.4f} vs {baseline} {ndcg[baseline]:.4f}")
     assert ndcg["most_popular"] > 0.15  # the split is sane: popularity is a real baseline
-    assert ndcg[name] > ndcg["most_popular"] + 0.02
+    assert ndcg[name] > share * ndcg[baseline] + margin

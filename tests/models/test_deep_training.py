@@ -73,11 +73,28 @@ def test_progress_is_called_once_per_epoch_with_the_loss(checkerboard: Interacti
 
 def test_progress_reports_validation_ndcg_when_validating(random_data: Interactions) -> None:
     messages: list[str] = []
-    TwoTower(**{**TINY, "validation_fraction": 0.2}, epochs=2, patience=5).fit(
+    TwoTower(**{**TINY, "validation_fraction": 0.2}, epochs=2, patience=5, refit=False).fit(
         random_data, progress=lambda d, t, message="": messages.append(message)
     )
     assert len(messages) == 2
     assert all("validation NDCG@10 " in m for m in messages)
+
+
+def test_refit_trains_on_all_the_data_for_the_best_epoch_count(random_data: Interactions) -> None:
+    """After early stopping the model is the one a fit without validation for best_epoch_
+    epochs gives (the same seeds), and progress reports both runs' epochs."""
+    messages: list[str] = []
+    params = {**TINY, "validation_fraction": 0.2}
+    model = TwoTower(**params, epochs=4, patience=5).fit(
+        random_data, progress=lambda d, t, message="": messages.append(message)
+    )
+    assert len(model.history_) == 4 and 1 <= model.best_epoch_ <= 4
+    assert len(messages) == 4 + model.best_epoch_
+    assert "validation" not in messages[-1]
+    plain = TwoTower(**{**params, "validation_fraction": 0.0}, epochs=model.best_epoch_)
+    plain.fit(random_data)
+    users = np.arange(random_data.n_users)
+    np.testing.assert_allclose(model.score(users), plain.score(users), rtol=1e-5, atol=1e-6)
 
 
 class Cancelled(Exception):
@@ -122,6 +139,7 @@ def test_early_stopping_stops_and_restores_the_best_epoch(random_data: Interacti
     which a model holding the last epoch's weights would not (in general) match.
     """
     params = {**TINY, "embedding_size": 32, "learning_rate": 0.05, "validation_fraction": 0.2}
+    params["refit"] = False  # keep the weights the validation NDCG was measured on
     model = NeuMF(mlp_layers=[32], epochs=30, patience=2, **params).fit(random_data)
     history = model.history_
     assert len(history) < 30  # stopped early

@@ -22,6 +22,7 @@ TINY = {
     "learning_rate": 0.01,
     "validation_fraction": 0.0,
     "epochs": 8,
+    "use_item_features": True,  # two-tower's default is off; these tests are about features
     "temperature": 0.1,  # sharper than the MovieLens default: 8 epochs on a toy board
 }
 

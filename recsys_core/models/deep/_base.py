@@ -18,7 +18,7 @@ from recsys_core.models.deep._keras import (
     prepare_backend,
     run_epochs,
 )
-from recsys_core.models.deep._validation import carve_validation
+from recsys_core.models.deep._validation import Holdout, carve_validation
 from recsys_core.models.priors import NOT_SEARCHED, prior, prior_choices
 from recsys_core.progress import Progress
 
@@ -70,9 +70,18 @@ class DeepConfig(RecommenderConfig):
         le=0.5,
         description=(
             "Share of each user's training pairs held out to pick the best epoch (early "
-            "stopping on validation NDCG). The model is then trained on the rest only; "
+            "stopping on validation NDCG); see `refit` for what is trained after. "
             "0 trains on everything for exactly `epochs` epochs."
         ),
+    )
+    refit: bool = Field(
+        True,
+        description=(
+            "After early stopping, train afresh on all the training data (validation pairs "
+            "included) for the best epoch count, so those pairs teach the model too; costs "
+            "that many epochs again. Off keeps the best epoch of the run without them."
+        ),
+        json_schema_extra=NOT_SEARCHED,
     )
     patience: int = Field(
         3,
@@ -114,6 +123,25 @@ class DeepRecommender(Recommender):
         fit_on, holdout = carve_validation(
             train, cfg.validation_fraction, cfg.validation_k, cfg.random_state
         )
+        monitor = self._train_run(keras, fit_on, holdout, cfg.epochs, progress)
+        self.history_ = monitor.history_array()
+        self.best_epoch_ = monitor.best_epoch + 1
+        if holdout is not None and cfg.refit:
+            keras.utils.set_random_seed(cfg.random_state)  # the same start as the first run
+            monitor = self._train_run(keras, train, None, self.best_epoch_, progress)
+        assert monitor.best_state is not None  # at least one epoch ran
+        self._set_state(monitor.best_state)
+
+    def _train_run(
+        self,
+        keras: Any,
+        fit_on: Interactions,
+        holdout: Holdout | None,
+        epochs: int,
+        progress: Progress | None,
+    ) -> EpochMonitor:
+        """Train a fresh network on ``fit_on``; the monitor holds the derived best state."""
+        cfg = self.config
         constants = self._prepare(fit_on)
         rng = np.random.default_rng(cfg.random_state)
         net = self._build(keras, fit_on, constants)
@@ -124,7 +152,7 @@ class DeepRecommender(Recommender):
             return holdout.ndcg(lambda users: self._validation_scores(state, users))
 
         monitor = EpochMonitor(
-            cfg.epochs,
+            epochs,
             cfg.patience,
             progress,
             None if holdout is None else validate,
@@ -141,9 +169,8 @@ class DeepRecommender(Recommender):
             jit=self._rows_per_epoch(fit_on) >= JIT_MIN_ROWS,
         )
         assert monitor.best_state is not None  # at least one epoch ran
-        self._set_state(self._derive({**constants, **monitor.best_state}))
-        self.history_ = monitor.history_array()
-        self.best_epoch_ = monitor.best_epoch + 1
+        monitor.best_state = self._derive({**constants, **monitor.best_state})
+        return monitor
 
     # ------------------------------------------------------------------ subclass hooks
     def _prepare(self, fit_on: Interactions) -> State:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.features.encoders import ItemEncoderConfig, encode_items
@@ -21,10 +22,40 @@ from recsys_core.models.deep._towers import (
     state_mlp_names,
 )
 from recsys_core.models.explanation import Permutable, Scorer
+from recsys_core.models.priors import NOT_SEARCHED, prior
 
 
 class TwoTowerConfig(TowerConfig):
-    """Towers of id embeddings plus side-feature MLPs; see the fields for the loss options."""
+    """Towers of id embeddings plus side-feature MLPs; see the fields for the loss options.
+
+    Defaults chosen on a validation side carved from MovieLens latest-small's training part
+    (RandomHoldout 0.2 seed 7 of the seed-42 train; never test), NDCG@10: the item table off
+    .205-.209 (three seeds) vs on .193-.195 (ALS .199); 30 epochs with patience 5 (the best
+    epoch came at 7-16), then the refit on all the training data (+.005). Turn the item table
+    on to rank items nobody has interacted with yet (cold items).
+    """
+
+    epochs: int = Field(
+        30,
+        ge=1,
+        le=1000,
+        description="Most passes over the data; early stopping may end sooner.",
+        json_schema_extra=prior(5, 100, log=True),
+    )
+    patience: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Epochs without a better validation NDCG before training stops.",
+        json_schema_extra=NOT_SEARCHED,
+    )
+    use_item_features: bool = Field(
+        False,
+        description=(
+            "Feed the item table to the item tower: needed to rank cold items (no "
+            "interactions yet); on warm items it scored lower on MovieLens."
+        ),
+    )
 
 
 class TwoTower(TowerRecommender):
@@ -39,7 +70,8 @@ class TwoTower(TowerRecommender):
 
     name: ClassVar[str] = "two_tower"
     config_class: ClassVar[type[RecommenderConfig]] = TwoTowerConfig
-    supports_cold_items: ClassVar[bool] = True
+    #: Cold items are placed by their features, which only the item table gives the tower.
+    supports_cold_items = InstanceFlag(True, lambda m: m.config.use_item_features)
     #: By history items, approximately: see :meth:`TowerRecommender.history_parts`.
     explains: ClassVar[bool] = True
     approximate_explanations: ClassVar[bool] = True
