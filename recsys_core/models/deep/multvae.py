@@ -38,7 +38,13 @@ _LAYERS = ["enc", "enc_out", "dec", "dec_out"]
 
 
 class MultVAEConfig(DeepConfig):
-    """The paper's shape ([hidden] -> latent -> [hidden]), KL weight and input dropout."""
+    """The paper's shape ([hidden] -> latent -> [hidden]), KL weight and input dropout.
+
+    Batch and step size chosen on a validation carve of MovieLens latest-small's training
+    side (RandomHoldout 0.2 seed 7 of the seed-42 train; never test), NDCG@10: batches of
+    256 users at lr 0.001 (two steps an epoch on its ~550 users) .146; 64 at 0.003 .174 in
+    about the same time; 32 at 0.001 .181 at twice the time. EASE scores .217 there.
+    """
 
     embedding_size: int = Field(
         200,
@@ -75,7 +81,21 @@ class MultVAEConfig(DeepConfig):
         json_schema_extra=prior(20, 200, log=True),
     )
     batch_size: int = Field(
-        256, ge=2, le=65_536, description="Users per gradient step.", json_schema_extra=NOT_SEARCHED
+        64,
+        ge=2,
+        le=65_536,
+        description=(
+            "Users per gradient step. The paper's 500 suits 100k users; a few hundred users "
+            "then get only a step or two per epoch."
+        ),
+        json_schema_extra=NOT_SEARCHED,
+    )
+    learning_rate: float = Field(
+        0.003,
+        gt=0.0,
+        le=1.0,
+        description="Adam step size; lower it if the loss jumps around.",
+        json_schema_extra=prior(1e-4, 0.03, log=True),
     )
     patience: int = Field(
         10,
