@@ -34,3 +34,15 @@ def test_a_higher_kl_weight_trains_a_different_model() -> None:
     low = MultVAE(beta=0.0, **params).fit(train).score(np.arange(5))
     high = MultVAE(beta=1.0, **params).fit(train).score(np.arange(5))
     assert not np.allclose(low, high)
+
+
+def test_annealing_starts_the_kl_weight_at_zero() -> None:
+    """Annealed over far more epochs than run, the KL weight stays near 0: the model lands
+    next to the beta = 0 one, not the one with the full weight from the first step."""
+    train = to_interactions(generate(60, 40, 900, seed=2))
+    params = {"embedding_size": 8, "hidden_size": 16, "epochs": 3, "validation_fraction": 0.0}
+    users = np.arange(5)
+    zero = MultVAE(beta=0.0, anneal_epochs=0, **params).fit(train).score(users)
+    fixed = MultVAE(beta=1.0, anneal_epochs=0, **params).fit(train).score(users)
+    slow = MultVAE(beta=1.0, anneal_epochs=1000, **params).fit(train).score(users)
+    assert np.abs(slow - zero).max() < 0.1 * np.abs(fixed - zero).max()

@@ -43,7 +43,8 @@ class MultVAEConfig(DeepConfig):
     Batch and step size chosen on a validation carve of MovieLens latest-small's training
     side (RandomHoldout 0.2 seed 7 of the seed-42 train; never test), NDCG@10: batches of
     256 users at lr 0.001 (two steps an epoch on its ~550 users) .146; 64 at 0.003 .174 in
-    about the same time; 32 at 0.001 .181 at twice the time. EASE scores .217 there.
+    about the same time; 32 at 0.001 .181 at twice the time. Annealing the KL weight over
+    20 epochs as the paper does: .178 (vs .172, within noise). EASE scores .217 there.
     """
 
     embedding_size: int = Field(
@@ -65,6 +66,16 @@ class MultVAEConfig(DeepConfig):
         ge=0.0,
         le=1.0,
         description="Weight of the KL term (the paper anneals it up to about 0.2).",
+    )
+    anneal_epochs: int = Field(
+        20,
+        ge=0,
+        le=1000,
+        description=(
+            "Epochs over which the KL weight grows linearly from 0 to `beta` (the paper's "
+            "annealing); 0 uses `beta` from the first step."
+        ),
+        json_schema_extra=NOT_SEARCHED,
     )
     dropout: float = Field(
         0.5,
@@ -107,7 +118,7 @@ class MultVAEConfig(DeepConfig):
 
 
 class MultVAE(DeepRecommender):
-    """Mult-VAE^PR of Liang et al. 2018 with a fixed KL weight ``beta``."""
+    """Mult-VAE^PR of Liang et al. 2018: the KL weight grows to ``beta`` over ``anneal_epochs``."""
 
     name: ClassVar[str] = "multvae"
     config_class: ClassVar[type[RecommenderConfig]] = MultVAEConfig
@@ -141,6 +152,7 @@ class MultVAE(DeepRecommender):
     def _build(self, keras: Any, fit_on: Interactions, constants: State) -> Any:
         c, layers, seed = self.config, keras.layers, self.config.random_state
         latent = c.embedding_size
+        anneal_steps = c.anneal_epochs * -(-fit_on.n_users // c.batch_size)
 
         class Sample(layers.Layer):  # type: ignore[name-defined]
             """Reparameterised draw in training (the mean otherwise), adding beta * KL."""
@@ -148,12 +160,20 @@ class MultVAE(DeepRecommender):
             def __init__(self) -> None:
                 super().__init__()
                 self.seeds = keras.random.SeedGenerator(layer_seed(seed, 3))
+                self.steps = self.add_weight(
+                    shape=(), initializer="zeros", trainable=False, name="steps"
+                )
 
             def call(self, stats: Any, training: bool = False) -> Any:
                 ops = keras.ops
                 mu, logvar = stats[:, :latent], stats[:, latent:]
                 kl = -0.5 * ops.sum(1.0 + logvar - mu**2 - ops.exp(logvar), axis=1)
-                self.add_loss(c.beta * ops.mean(kl))
+                beta = c.beta
+                if anneal_steps:
+                    beta = ops.minimum(c.beta, c.beta * self.steps / anneal_steps)
+                    if training:
+                        self.steps.assign_add(1.0)
+                self.add_loss(beta * ops.mean(kl))
                 if not training:
                     return mu
                 noise = keras.random.normal(ops.shape(mu), seed=self.seeds)
