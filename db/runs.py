@@ -342,39 +342,56 @@ class RunRepository:
         )
 
     def write_user_metrics(self, run_id: int, per_user: pd.DataFrame, user_col: str) -> None:
-        """Wide per-user frame (one column per metric) stored long, NaNs kept as NULL."""
+        """Wide per-user frame (one column per metric) stored long, NaNs kept as NULL.
+
+        Rows go in primary-key order (user, then metric): appending to the key's B-tree
+        instead of inserting all over it is a fifth of SQLite's cost. Order is not meaning:
+        readers pivot the rows back.
+        """
         import numpy as np
 
         from db.bulk import bulk_insert
 
-        long = per_user.melt(id_vars=[user_col], var_name="metric", value_name="value")
+        metrics = sorted((c for c in per_user.columns if c != user_col), key=str)
+        users = per_user[user_col].astype(str).to_numpy(dtype=object)
+        order = np.argsort(users, kind="stable")
+        values = per_user[metrics].to_numpy(np.float64)[order]  # [users, metrics], user-major
+        n = values.size
         bulk_insert(
             self.s,
             RunUserMetricTable.__tablename__,
             {
-                "run_id": np.full(len(long), run_id),
-                "user_id": long[user_col].astype(str).tolist(),
-                "metric": long["metric"].astype(str).tolist(),
-                "value": long["value"].to_numpy(np.float64),
+                "run_id": np.full(n, run_id),
+                "user_id": np.repeat(users[order], len(metrics)),
+                "metric": np.tile(np.array([str(m) for m in metrics], dtype=object), len(order)),
+                "value": values.ravel(),
             },
         )
 
     def write_recommendations(self, run_id: int, recs: pd.DataFrame) -> None:
-        """``recs`` has columns user_id, item_id, score, rank and optionally reason."""
+        """``recs`` has columns user_id, item_id, score, rank and optionally reason.
+
+        Rows go in primary-key order (user_id as text, then rank), as for the user metrics.
+        """
         import numpy as np
 
         from db.bulk import bulk_insert
 
+        users = recs["user_id"].astype(str).to_numpy(dtype=object)
+        ranks = recs["rank"].to_numpy(np.int64)
+        codes, uniques = _codes(users)
+        order = np.lexsort((ranks, np.argsort(np.argsort(uniques, kind="stable"))[codes]))
+        reasons = recs["reason"].to_numpy(dtype=object) if "reason" in recs else None
         bulk_insert(
             self.s,
             RecommendationTable.__tablename__,
             {
                 "run_id": np.full(len(recs), run_id),
-                "user_id": recs["user_id"].astype(str).tolist(),
-                "rank": recs["rank"].to_numpy(np.int64),
-                "item_id": recs["item_id"].astype(str).tolist(),
-                "score": recs["score"].to_numpy(np.float64),
-                "reason": recs["reason"].tolist() if "reason" in recs else [None] * len(recs),
+                "user_id": users[order],
+                "rank": ranks[order],
+                "item_id": recs["item_id"].astype(str).to_numpy(dtype=object)[order],
+                "score": recs["score"].to_numpy(np.float64)[order],
+                "reason": [None] * len(recs) if reasons is None else reasons[order],
             },
         )
 
@@ -473,3 +490,11 @@ class RunRepository:
 
     def remove_worker(self, worker: str) -> None:
         self.s.execute(delete(WorkerTable).where(WorkerTable.id == worker))
+
+
+def _codes(values: Any) -> tuple[Any, Any]:
+    """Codes of ``values`` into their distinct values (in order of appearance), and those."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    return codes, uniques.astype(object)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy.orm import Session
 
 from db import Store
 from db.repositories import DatasetRepository
-from db.runs import RECOMMENDATION_COLUMNS, USER_CHUNK, RunRepository
+from db.runs import RECOMMENDATION_COLUMNS, USER_CHUNK, Run, RunRepository
 
 N_USERS = USER_CHUNK * 2 + 37  # three SQLite chunks, the last one partial
 TOP_N = 3
@@ -40,19 +41,25 @@ def two_runs(store: Store, rng: np.random.Generator) -> tuple[int, int]:
     """Two runs storing lists for the same users (a query must not mix them up)."""
     users = _user_ids(N_USERS)
     with store.session() as s:
-        datasets = DatasetRepository(s)
-        ds = datasets.create("d")
-        v = datasets.add_version(
-            ds.id, parent_id=None, feedback="implicit", recipe=None, stats={}, n_users=N_USERS,
-            n_items=9, n_interactions=0, has_timestamps=False, has_events=False,
-        )  # fmt: skip
-        repo = RunRepository(s)
-        ids = []
+        repo, ids = RunRepository(s), []
         for salt in ("a", "b"):
-            run = repo.create(dataset_id=ds.id, version_id=v.id, label=salt, model="m", spec={})
+            run = _new_run(s, salt)
             repo.write_recommendations(run.id, _recs(users, rng, salt))
             ids.append(run.id)
     return ids[0], ids[1]
+
+
+def _new_run(s: Session, label: str) -> Run:
+    """A run on a dataset of its own."""
+    datasets = DatasetRepository(s)
+    ds = datasets.create(f"d-{label}")
+    v = datasets.add_version(
+        ds.id, parent_id=None, feedback="implicit", recipe=None, stats={}, n_users=N_USERS,
+        n_items=9, n_interactions=0, has_timestamps=False, has_events=False,
+    )  # fmt: skip
+    return RunRepository(s).create(
+        dataset_id=ds.id, version_id=v.id, label=label, model="m", spec={}
+    )
 
 
 def _read(store: Store, run_id: int, users: list[str] | str | None = None) -> pd.DataFrame:
@@ -103,3 +110,35 @@ def test_a_list_longer_than_one_chunk_reads_every_user_once_in_order(
     _same_rows(_read(store, run, everyone), full)
     half = everyone[::2]
     _same_rows(_read(store, run, half), full[full["user_id"].isin(half)])
+
+
+def test_written_results_read_back_exactly_whatever_the_write_order(
+    store: Store, rng: np.random.Generator
+) -> None:
+    """The writers reorder rows into key order and insert many rows per statement: every
+    value, NULL and text must still come back as given (row counts that fill no whole
+    statement, NaN metrics, missing reasons, ids whose text order is not their order)."""
+    users = _user_ids(N_USERS)
+    recs = _recs(users, rng, "z")
+    per_user = pd.DataFrame(
+        {"user_id": users[::-1], "Recall@10": rng.random(N_USERS), "NDCG@5": rng.random(N_USERS)}
+    )
+    per_user.loc[per_user.index[::7], "NDCG@5"] = np.nan
+    with store.session() as s:
+        repo, run = RunRepository(s), _new_run(s, "z")
+        repo.write_recommendations(run.id, recs)
+        repo.write_user_metrics(run.id, per_user, "user_id")
+    with store.session() as s:
+        repo = RunRepository(s)
+        got = repo.recommendations(run.id)
+        got_metrics = repo.user_metrics(run.id, "user_id")
+    key = ["user_id", "rank"]
+    want = recs.set_index(key).sort_index()
+    got = got.set_index(key).sort_index()
+    assert got.index.equals(want.index)
+    assert got["item_id"].tolist() == want["item_id"].tolist()
+    assert got["score"].to_numpy(float).tolist() == want["score"].to_numpy(float).tolist()
+    assert got["reason"].where(got["reason"].notna(), None).tolist() == want["reason"].tolist()
+    want_m = per_user.set_index("user_id").sort_index()
+    got_m = got_metrics.set_index("user_id").sort_index()[list(want_m.columns)]
+    pd.testing.assert_frame_equal(got_m, want_m, check_exact=True, check_dtype=False)
