@@ -19,7 +19,7 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.evaluation._core import relevant_matrix
-from recsys_core.evaluation.significance import bootstrap_cis, bootstrap_subgroup_cis
+from recsys_core.evaluation.significance import bootstrap_cis, bootstrap_subgroup_cis_many
 from recsys_core.splitting.splits import Split
 
 SEGMENT = "segment"
@@ -197,9 +197,16 @@ def recall_by_item_segments(
     item = lists[user, slot]
     hit = np.asarray(truth[user, item]).ravel() > 0
     hits = sp.csr_matrix((np.ones(int(hit.sum())), (user[hit], item[hit])), shape=truth.shape)
+    recalls = {view: _segment_recall(truth, hits, split, seg) for view, seg in views.items()}
+    # one set of draws for every view: they resample the same users with the same seed
+    cis = bootstrap_subgroup_cis_many(
+        [recall for _, recall, _ in recalls.values()], confidence=confidence
+    )
     return {
-        view: _segment_recall(truth, hits, split, segments, confidence)
-        for view, segments in views.items()
+        view: _recall_frame(labels, recall, n_relevant, low, high)
+        for (view, (labels, recall, n_relevant)), (low, high) in zip(
+            recalls.items(), cis, strict=True
+        )
     }
 
 
@@ -208,8 +215,9 @@ def _segment_recall(
     hits_matrix: sp.csr_matrix,
     split: Split,
     item_segments: pd.Series,
-    confidence: float,
-) -> pd.DataFrame:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, recall [users, labels] with NaN where a user has no relevant item of the
+    label, relevant counts [users, labels])."""
     labels = pd.unique(item_segments.to_numpy())
     codes = pd.Index(labels).get_indexer(item_segments.to_numpy())
     idx = split.train.item_index(item_segments.index.astype(str))
@@ -224,7 +232,13 @@ def _segment_recall(
     hits = (hits_matrix @ member).toarray()
     with np.errstate(invalid="ignore", divide="ignore"):
         recall = np.where(n_relevant > 0, hits / n_relevant, np.nan)
-    low, high = bootstrap_subgroup_cis(recall, confidence=confidence)
+    return labels, recall, n_relevant
+
+
+def _recall_frame(
+    labels: np.ndarray, recall: np.ndarray, n_relevant: np.ndarray, low: np.ndarray,
+    high: np.ndarray,
+) -> pd.DataFrame:  # fmt: skip
     counted = (n_relevant > 0).sum(axis=0)
     with np.errstate(invalid="ignore"):
         means = np.where(counted > 0, np.nansum(recall, axis=0) / np.maximum(counted, 1), np.nan)

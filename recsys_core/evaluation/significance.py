@@ -72,9 +72,7 @@ def bootstrap_cis(
         raise InputError(f"n_resamples must be at least 1; got {n_resamples}.")
     low, high = np.full(x.shape[1], np.nan), np.full(x.shape[1], np.nan)
     present = ~np.isnan(x)
-    patterns, group = np.unique(present.T, axis=0, return_inverse=True)
-    for g, mask in enumerate(patterns):
-        cols = np.flatnonzero(group.ravel() == g)
+    for mask, cols in _missing_patterns(present):
         sub = x[mask][:, cols]
         if len(sub) == 0:
             continue
@@ -82,6 +80,19 @@ def bootstrap_cis(
         alpha = (1.0 - confidence) / 2
         low[cols], high[cols] = np.quantile(means, [alpha, 1.0 - alpha], axis=0)
     return low, high
+
+
+def _missing_patterns(present: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows present, columns) for each distinct column of ``present``, columns ascending.
+
+    Keyed on each column's packed bits: ``np.unique(axis=0)`` sorted the columns as records
+    of one field per user, ~15 ms a call at 6k users and a run makes seven such calls.
+    """
+    packed = np.packbits(present, axis=0)
+    groups: dict[bytes, list[int]] = {}
+    for j in range(present.shape[1]):
+        groups.setdefault(packed[:, j].tobytes(), []).append(j)
+    return [(present[:, cols[0]], np.array(cols)) for cols in groups.values()]
 
 
 def bootstrap_subgroup_cis(
@@ -100,33 +111,56 @@ def bootstrap_subgroup_cis(
     Returns:
         (low, high), one value per column; NaN for a column without values.
     """
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 2:
+    return bootstrap_subgroup_cis_many([values], n_resamples, confidence, random_state)[0]
+
+
+def bootstrap_subgroup_cis_many(
+    blocks: list[np.ndarray],
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    random_state: int = 42,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`bootstrap_subgroup_cis` of several matrices over the same rows (users), from one
+    set of draws: each block's intervals equal, bit for bit, those of its own call with the
+    same seed (same draws, and the same products block by block), at the cost of one draw.
+
+    A run's item views (popularity, cold vs warm, category) drew the same 1000 x users
+    indices three times over.
+    """
+    mats = [np.asarray(b, dtype=np.float64) for b in blocks]
+    if any(m.ndim != 2 for m in mats):
         raise InputError("values must be a matrix: one row per user, one column per subgroup.")
+    if len({len(m) for m in mats}) > 1:
+        raise InputError("Every block must have the same rows (users).")
     if not 0.0 < confidence < 1.0:
         raise InputError(f"confidence must lie between 0 and 1; got {confidence}.")
-    present = ~np.isnan(x)
-    filled = np.where(present, x, 0.0)
-    n = len(x)
+    n = len(mats[0]) if mats else 0
     if n == 0:
-        return np.full(x.shape[1], np.nan), np.full(x.shape[1], np.nan)
+        return [(np.full(m.shape[1], np.nan), np.full(m.shape[1], np.nan)) for m in mats]
+    present = [~np.isnan(m) for m in mats]
+    filled = [np.where(p, m, 0.0) for p, m in zip(present, mats, strict=True)]
+    indicator = [p.astype(np.float64) for p in present]
+    means = [np.empty((n_resamples, m.shape[1])) for m in mats]
     rng = np.random.default_rng(random_state)
-    means = np.empty((n_resamples, x.shape[1]))
     step = max(1, _CHUNK_CELLS // n)
     for start in range(0, n_resamples, step):
         m = min(step, n_resamples - start)
         idx = _draw(rng, n, m)
         counts = np.bincount((idx + (np.arange(m) * n)[:, None]).ravel(), minlength=m * n)
         weights = counts.reshape(m, n).astype(np.float64)
-        drawn = weights @ present.astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means[start : start + m] = np.where(drawn > 0, (weights @ filled) / drawn, np.nan)
+        for out, ind, fill in zip(means, indicator, filled, strict=True):
+            drawn = weights @ ind
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[start : start + m] = np.where(drawn > 0, (weights @ fill) / drawn, np.nan)
     alpha = (1.0 - confidence) / 2
-    low, high = np.full(x.shape[1], np.nan), np.full(x.shape[1], np.nan)
-    has = present.any(axis=0)
-    if has.any():
-        low[has], high[has] = np.nanquantile(means[:, has], [alpha, 1.0 - alpha], axis=0)
-    return low, high
+    results = []
+    for out, p in zip(means, present, strict=True):
+        low, high = np.full(p.shape[1], np.nan), np.full(p.shape[1], np.nan)
+        has = p.any(axis=0)
+        if has.any():
+            low[has], high[has] = np.nanquantile(out[:, has], [alpha, 1.0 - alpha], axis=0)
+        results.append((low, high))
+    return results
 
 
 def _resample_means(x: np.ndarray, n_resamples: int, random_state: int) -> np.ndarray:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from recsys_core.errors import InputError
+from recsys_core.evaluation import significance
 from recsys_core.evaluation.significance import bootstrap_ci, bootstrap_cis, bootstrap_subgroup_cis
 
 
@@ -74,3 +75,22 @@ def test_subgroup_intervals_cover_each_column_own_rows_only() -> None:
     assert (low[0], high[0]) == (1.0, 1.0)
     assert low[1] < 0.5 < high[1]
     assert np.isnan(low[2]) and np.isnan(high[2])
+
+
+@pytest.mark.parametrize("chunk_cells", [8_000_000, 1_000])  # one chunk, and many
+def test_shared_draws_give_each_block_its_own_call_intervals_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch, chunk_cells: int
+) -> None:
+    """A run's item views share one set of draws: each view's intervals must be exactly what
+    its own call with the same seed gives (the numbers stored before the sharing)."""
+    monkeypatch.setattr(significance, "_CHUNK_CELLS", chunk_cells)
+    rng = np.random.default_rng(5)
+    blocks = [rng.random((250, k)) for k in (3, 1, 7)]
+    for block in blocks:
+        block[rng.random(block.shape) < 0.4] = np.nan
+    blocks[1][:] = np.nan  # a view where no user counts
+    shared = significance.bootstrap_subgroup_cis_many(blocks, random_state=11)
+    for block, (low, high) in zip(blocks, shared, strict=True):
+        ref_low, ref_high = bootstrap_subgroup_cis(block, random_state=11)
+        np.testing.assert_array_equal(low, ref_low)
+        np.testing.assert_array_equal(high, ref_high)
