@@ -410,16 +410,22 @@ def _with_ci(
 
 
 def _save(repo: RunRepository, run_id: int, result: RunResult) -> None:
-    """All results in the caller's one transaction: a run is complete or has nothing."""
+    """All results in the caller's one transaction: a run is complete or has nothing.
+
+    ``save_s`` joins the timings: the writes (the top-N and per-user rows are most of a
+    cheap model's run), not the commit that follows them.
+    """
+    start = time.perf_counter()
     repo.clear_results(run_id)
     repo.write_metrics(run_id, result.metrics)
     repo.write_user_metrics(run_id, result.per_user, Columns.user)
     repo.write_recommendations(run_id, result.recommendations)
+    timings = {**result.timings, "save_s": round(time.perf_counter() - start, 3)}
     repo.finish(
         run_id,
         artifact_path=result.artifact_path,
         artifact_sha256=result.artifact_sha256,
-        timings=result.timings,
+        timings=timings,
         summary=result.summary.to_json(),
         progress_done=1,
         progress_total=1,

@@ -51,6 +51,7 @@ def test_train_stores_metrics_per_user_values_and_top_n(synth_store: Store) -> N
     assert per_user["NDCG@10"].mean() == pytest.approx(metrics["NDCG@10"], abs=1e-6)
     assert {v["view"] for v in run.summary["segments"]} >= {"user activity", "item popularity"}
     assert jobs.load_model(run).recommend(recs["user_id"].iloc[:1], 3).shape[0] == 3
+    assert run.timings["save_s"] >= 0  # the writes are timed like every other phase
 
 
 def test_same_spec_and_seed_give_the_same_numbers(synth_store: Store) -> None:
