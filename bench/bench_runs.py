@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,8 +47,7 @@ def one(data: str, model_name: str) -> dict:
     from recsys_core.jobs import runs as jobs
     from recsys_core.jobs.datasets import load_interactions
 
-    os.environ["RECSYS_HOME"] = tempfile.mkdtemp(prefix="bench_runs_")
-    store = Store()
+    store = Store()  # in RECSYS_HOME, a temporary folder of the child's own
     _import(store, data)
     spec = jobs.parse_spec(
         {"dataset": data, "model": model_name, "params": PARAMS.get(model_name, {}), "seed": 42}
@@ -93,7 +93,11 @@ def main() -> None:
     ap.add_argument("--child", nargs=2, metavar=("DATA", "MODEL"))
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(one(*args.child)))
+        home = os.environ["RECSYS_HOME"] = tempfile.mkdtemp(prefix="bench_runs_")
+        try:
+            print(json.dumps(one(*args.child)))
+        finally:  # each child's store and model files are ~80 MB at 1m: leave none behind
+            shutil.rmtree(home, ignore_errors=True)
         return
     load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     rows = []
