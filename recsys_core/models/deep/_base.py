@@ -26,6 +26,44 @@ from recsys_core.progress import Progress
 _BOOKKEEPING = ("history_", "best_epoch_")
 
 
+def epochs_field(default: int) -> Any:
+    """The ``epochs`` field at a family's own default (bounds, help and prior shared)."""
+    return Field(
+        default,
+        ge=1,
+        le=1000,
+        description="Most passes over the data; early stopping may end sooner.",
+        json_schema_extra=prior(5, 100, log=True),
+    )
+
+
+def learning_rate_field(default: float) -> Any:
+    """The ``learning_rate`` field at a family's own default."""
+    return Field(
+        default,
+        gt=0.0,
+        le=1.0,
+        description="Adam step size; lower it if the loss jumps around.",
+        json_schema_extra=prior(1e-4, 0.03, log=True),
+    )
+
+
+def batch_size_field(default: int, description: str) -> Any:
+    """The ``batch_size`` field at a family's own default, with what one example is."""
+    return Field(default, ge=2, le=65_536, description=description, json_schema_extra=NOT_SEARCHED)
+
+
+def patience_field(default: int) -> Any:
+    """The ``patience`` field at a family's own default."""
+    return Field(
+        default,
+        ge=1,
+        le=100,
+        description="Epochs without a better validation NDCG before training stops.",
+        json_schema_extra=NOT_SEARCHED,
+    )
+
+
 class DeepConfig(RecommenderConfig):
     """Training knobs every deep model shares (names shared with the other families)."""
 
@@ -36,20 +74,8 @@ class DeepConfig(RecommenderConfig):
         description="Size of the learned vectors.",
         json_schema_extra=prior(16, 256, log=True),
     )
-    epochs: int = Field(
-        10,
-        ge=1,
-        le=1000,
-        description="Most passes over the data; early stopping may end sooner.",
-        json_schema_extra=prior(5, 100, log=True),
-    )
-    learning_rate: float = Field(
-        0.001,
-        gt=0.0,
-        le=1.0,
-        description="Adam step size; lower it if the loss jumps around.",
-        json_schema_extra=prior(1e-4, 0.03, log=True),
-    )
+    epochs: int = epochs_field(10)
+    learning_rate: float = learning_rate_field(0.001)
     reg: float = Field(
         0.0,
         ge=0.0,
@@ -57,13 +83,7 @@ class DeepConfig(RecommenderConfig):
         description="L2 penalty on the embeddings used in each batch; raise it when overfitting.",
         json_schema_extra=prior_choices(0.0, 1e-4, 1e-3, 1e-2),
     )
-    batch_size: int = Field(
-        1024,
-        ge=2,
-        le=65_536,
-        description="Training examples per gradient step.",
-        json_schema_extra=NOT_SEARCHED,
-    )
+    batch_size: int = batch_size_field(1024, "Training examples per gradient step.")
     validation_fraction: float = Field(
         0.1,
         ge=0.0,
@@ -83,13 +103,7 @@ class DeepConfig(RecommenderConfig):
         ),
         json_schema_extra=NOT_SEARCHED,
     )
-    patience: int = Field(
-        3,
-        ge=1,
-        le=100,
-        description="Epochs without a better validation NDCG before training stops.",
-        json_schema_extra=NOT_SEARCHED,
-    )
+    patience: int = patience_field(3)
     validation_k: int = Field(
         10, ge=1, le=1000, description="Cut-off K of the validation NDCG@K used for stopping."
     )

@@ -12,7 +12,12 @@ from pydantic import Field
 from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.models._latent import latent_history_parts, latent_parts_many
-from recsys_core.models.deep._base import DeepConfig, DeepRecommender
+from recsys_core.models.deep._base import (
+    DeepConfig,
+    DeepRecommender,
+    batch_size_field,
+    learning_rate_field,
+)
 from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
 from recsys_core.models.explanation import PairParts
 from recsys_core.models.priors import NOT_SEARCHED, prior
@@ -43,20 +48,10 @@ class TowerConfig(DeepConfig):
         description="Size of the learned vectors.",
         json_schema_extra=prior(16, 256, log=True),
     )
-    batch_size: int = Field(
-        256,
-        ge=2,
-        le=65_536,
-        description="Training examples per gradient step (and in-batch negatives per example).",
-        json_schema_extra=NOT_SEARCHED,
+    batch_size: int = batch_size_field(
+        256, "Training examples per gradient step (and in-batch negatives per example)."
     )
-    learning_rate: float = Field(
-        0.005,
-        gt=0.0,
-        le=1.0,
-        description="Adam step size; lower it if the loss jumps around.",
-        json_schema_extra=prior(1e-4, 0.03, log=True),
-    )
+    learning_rate: float = learning_rate_field(0.005)
     tower_layers: list[int] = Field(
         default_factory=lambda: [128],
         max_length=8,

@@ -27,7 +27,13 @@ from pydantic import Field
 from recsys_core.data.interactions import Interactions
 from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.base import RecommenderConfig, check_indices
-from recsys_core.models.deep._base import DeepConfig, DeepRecommender
+from recsys_core.models.deep._base import (
+    DeepConfig,
+    DeepRecommender,
+    batch_size_field,
+    learning_rate_field,
+    patience_field,
+)
 from recsys_core.models.deep._keras import State, layer_arrays, layer_seed
 from recsys_core.models.explanation import PairParts
 from recsys_core.models.knn import user_rows
@@ -91,30 +97,15 @@ class MultVAEConfig(DeepConfig):
         description="Most passes over the users; early stopping may end sooner.",
         json_schema_extra=prior(20, 200, log=True),
     )
-    batch_size: int = Field(
+    batch_size: int = batch_size_field(
         64,
-        ge=2,
-        le=65_536,
-        description=(
+        (
             "Users per gradient step. The paper's 500 suits 100k users; a few hundred users "
             "then get only a step or two per epoch."
         ),
-        json_schema_extra=NOT_SEARCHED,
     )
-    learning_rate: float = Field(
-        0.003,
-        gt=0.0,
-        le=1.0,
-        description="Adam step size; lower it if the loss jumps around.",
-        json_schema_extra=prior(1e-4, 0.03, log=True),
-    )
-    patience: int = Field(
-        10,
-        ge=1,
-        le=100,
-        description="Epochs without a better validation NDCG before training stops.",
-        json_schema_extra=NOT_SEARCHED,
-    )
+    learning_rate: float = learning_rate_field(0.003)
+    patience: int = patience_field(10)
 
 
 class MultVAE(DeepRecommender):

@@ -11,10 +11,15 @@ from pydantic import Field
 from recsys_core.data.interactions import Interactions
 from recsys_core.models._latent import latent_history_parts, latent_parts_many
 from recsys_core.models.base import RecommenderConfig
-from recsys_core.models.deep._base import DeepConfig, DeepRecommender
+from recsys_core.models.deep._base import (
+    DeepConfig,
+    DeepRecommender,
+    batch_size_field,
+    learning_rate_field,
+)
 from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
 from recsys_core.models.explanation import PairParts
-from recsys_core.models.priors import NOT_SEARCHED, prior, prior_choices
+from recsys_core.models.priors import prior, prior_choices
 
 #: Hidden activations materialised at once while scoring (user x item x width floats).
 PAIR_BUDGET = 4_000_000
@@ -54,20 +59,10 @@ class NeuMFConfig(DeepConfig):
         ),
         json_schema_extra=prior_choices(0.0, 1e-3, 1e-2, 1e-1),
     )
-    batch_size: int = Field(
-        256,
-        ge=2,
-        le=65_536,
-        description="Interactions per gradient step (each with its negatives).",
-        json_schema_extra=NOT_SEARCHED,
+    batch_size: int = batch_size_field(
+        256, "Interactions per gradient step (each with its negatives)."
     )
-    learning_rate: float = Field(
-        0.002,
-        gt=0.0,
-        le=1.0,
-        description="Adam step size; lower it if the loss jumps around.",
-        json_schema_extra=prior(1e-4, 0.03, log=True),
-    )
+    learning_rate: float = learning_rate_field(0.002)
     n_negatives: int = Field(
         4,
         ge=1,

@@ -11,6 +11,7 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.features.encoders import ItemEncoderConfig, encode_items
 from recsys_core.models._blend import InstanceFlag
 from recsys_core.models.base import RecommenderConfig
+from recsys_core.models.deep._base import epochs_field, patience_field
 from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
 from recsys_core.models.deep._towers import (
     TowerConfig,
@@ -22,7 +23,6 @@ from recsys_core.models.deep._towers import (
     state_mlp_names,
 )
 from recsys_core.models.explanation import Permutable, Scorer
-from recsys_core.models.priors import NOT_SEARCHED, prior
 
 
 class TwoTowerConfig(TowerConfig):
@@ -35,20 +35,8 @@ class TwoTowerConfig(TowerConfig):
     on to rank items nobody has interacted with yet (cold items).
     """
 
-    epochs: int = Field(
-        30,
-        ge=1,
-        le=1000,
-        description="Most passes over the data; early stopping may end sooner.",
-        json_schema_extra=prior(5, 100, log=True),
-    )
-    patience: int = Field(
-        5,
-        ge=1,
-        le=100,
-        description="Epochs without a better validation NDCG before training stops.",
-        json_schema_extra=NOT_SEARCHED,
-    )
+    epochs: int = epochs_field(30)
+    patience: int = patience_field(5)
     use_item_features: bool = Field(
         False,
         description=(
