@@ -11,8 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys_core.errors import RecsysError
-from recsys_core.models._ranker_features import candidate_frame, candidates
 from recsys_core.models._reasons import pair_ids
 from recsys_core.models.explanation import Explanation
 
@@ -44,8 +42,7 @@ def candidate_reasons(
     out: list[Explanation | None] = [None] * len(users)
     if not len(users):
         return out
-    gens = ranker.generators()
-    cand = candidates(gens, np.unique(users), ranker.config.n_candidates)
+    cand = ranker.test_candidates(np.unique(users))
     n_items = int(ranker.n_items)
     codes = cand.users.astype(np.int64) * n_items + cand.items  # sorted by (user, item)
     wanted = users * n_items + items
@@ -53,11 +50,7 @@ def candidate_reasons(
     found = np.flatnonzero(codes[pos] == wanted) if len(codes) else np.zeros(0, dtype=np.int64)
     if not len(found):
         return out
-    # the wanted rows only (the same values as the rows of the whole candidate frame)
-    history = (ranker.history(), ranker.train_.matrix)
-    rows = candidate_frame(ranker.context(), cand, gens, history, rows=pos[found])
-    if list(rows.columns) != [str(c) for c in ranker.feature_names_]:
-        raise RecsysError("The ranker's features changed since it was trained; refit it.")
+    rows = ranker.features_of(cand, pos[found])  # the wanted rows only
     booster = ranker.booster()
     values = tree_shap(booster, rows)
     scores = np.asarray(booster.predict(rows), dtype=np.float64)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -233,7 +232,7 @@ class TwoStageRanker(Recommender):
         val_users = np.unique(val_split.test.users)
         cand = candidates(gens, val_users, cfg.n_candidates)
         history = (history_context(val_split.train), val_split.train.matrix)
-        feats = self._features(feature_context(val_split.train), cand, gens, history)
+        feats = candidate_frame(feature_context(val_split.train), cand, gens, history)
         truth = np.unique(
             val_split.test.users.astype(np.int64) * train.n_items + val_split.test.items
         )
@@ -352,23 +351,24 @@ class TwoStageRanker(Recommender):
         super().save(path)
 
     # ------------------------------------------------------------------ scoring
-    def _features(
-        self,
-        ctx: FeatureContext,
-        cand: Candidates,
-        gens: Sequence[Recommender],
-        history: tuple[HistoryContext, Any],
-    ) -> pd.DataFrame:
-        return candidate_frame(ctx, cand, gens, history)
+    def test_candidates(self, users: np.ndarray) -> Candidates:
+        """The test-time candidates of user indices (generators fitted on all of train)."""
+        return candidates(self.generators(), users, self.config.n_candidates)
+
+    def features_of(self, cand: Candidates, rows: np.ndarray | None = None) -> pd.DataFrame:
+        """The feature matrix of test-time candidates, checked against the trained one's
+        columns; ``rows`` (positions in ``cand``): only those rows, the same values (reasons
+        for a few pairs need a few percent of the candidates' rows)."""
+        history = (self.history(), self._train().matrix)
+        feats = candidate_frame(self.context(), cand, self.generators(), history, rows)
+        if list(feats.columns) != [str(c) for c in self.feature_names_]:
+            raise RecsysError("The ranker's features changed since it was trained; refit it.")
+        return feats
 
     def candidate_features(self, users: np.ndarray) -> tuple[Candidates, pd.DataFrame]:
         """The test-time candidates of user indices and their feature matrix."""
-        gens = self.generators()
-        cand = candidates(gens, users, self.config.n_candidates)
-        feats = self._features(self.context(), cand, gens, (self.history(), self._train().matrix))
-        if list(feats.columns) != [str(c) for c in self.feature_names_]:
-            raise RecsysError("The ranker's features changed since it was trained; refit it.")
-        return cand, feats
+        cand = self.test_candidates(users)
+        return cand, self.features_of(cand)
 
     # ------------------------------------------------------------------ contract
     def feature_rows(self, users: np.ndarray) -> pd.DataFrame:
