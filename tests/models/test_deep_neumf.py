@@ -12,7 +12,9 @@ from recsys_core.columns import Columns
 from recsys_core.data.interactions import Interactions
 from recsys_core.models.deep import NeuMF, neumf
 from recsys_core.models.deep._keras import load_keras, set_layer_arrays
+from recsys_core.models.deep._neumf_parts import PRETRAIN_SCALE
 from recsys_core.models.deep.neumf import positive_pairs, sample_negatives
+from recsys_core.models.implicit_mf import ALS
 
 TINY = {"embedding_size": 4, "batch_size": 64, "learning_rate": 0.01, "validation_fraction": 0.0}
 
@@ -59,7 +61,7 @@ def test_negatives_follow_the_given_distribution_and_skip_seen_items(
 def test_softmax_epochs_hold_each_positive_with_its_negatives_and_their_log_chances(
     checkerboard: Interactions, rng: np.random.Generator
 ) -> None:
-    model = NeuMF(n_negatives=3, **TINY)
+    model = NeuMF(n_negatives=3, loss="softmax", **TINY)
     (users, groups), log_q = model._epoch_data(checkerboard, {}, rng)
     assert groups.shape == (checkerboard.n_interactions, 4) and log_q.shape == groups.shape
     seen = checkerboard.matrix.toarray() > 0
@@ -110,15 +112,58 @@ def test_validation_scores_in_tensorflow_equal_the_numpy_scores(
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize(("loss", "epochs"), [("bce", 3), ("softmax", 15)])
+@pytest.mark.parametrize(("loss", "epochs"), [("bce", 3), ("softmax", 15), ("in_batch", 15)])
 def test_regularisation_shrinks_the_embeddings(
     checkerboard: Interactions, loss: str, epochs: int
 ) -> None:
-    """As many gradient steps either way: softmax batches hold 1 + n_negatives pairs each."""
-    params = {**TINY, "loss": loss, "epochs": epochs}
+    """As many gradient steps each way: bce batches hold 1 + n_negatives pairs per example."""
+    params = {**TINY, "loss": loss, "epochs": epochs, "pretrain": "none"}
     loose = NeuMF(mlp_layers=[8], **{**params, "reg": 0.0}).fit(checkerboard)
     tight = NeuMF(mlp_layers=[8], **{**params, "reg": 1.0}).fit(checkerboard)
     assert np.abs(tight.gmf_user_0_).mean() < 0.1 * np.abs(loose.gmf_user_0_).mean()
+
+
+def test_in_batch_logits_are_the_pair_logits_less_log_chance_with_copies_masked(
+    checkerboard: Interactions,
+) -> None:
+    """The grouped head splits the first MLP layer; it must equal the network of the paper.
+
+    Two groups of three rows: each row is scored against the three items of its own group.
+    """
+    params = {**TINY, "batch_size": 6, "in_batch_group": 3}
+    model = NeuMF(mlp_layers=[8, 4], pretrain="none", **params)
+    net = model._build(load_keras(), checkerboard, {})
+    users = np.array([0, 5, 13, 20, 7, 2], dtype=np.int32)
+    items = np.array([1, 3, 12, 15, 3, 15], dtype=np.int32)  # 15 twice in the second group
+    logits = np.asarray(net([users, items]))
+    assert logits.shape == (6, 3)
+    counts = np.bincount(checkerboard.items, minlength=checkerboard.n_items)
+    log_q = np.log(counts / counts.sum())
+    pairs = model._score_state(model._export(net), users, items) - log_q[items][None, :]
+    expected = np.vstack([pairs[:3, :3], pairs[3:, 3:]])
+    copies = np.zeros((6, 3), dtype=bool)
+    copies[3, 2] = copies[5, 0] = True  # row 3's item is also in column 2 (row 5), and back
+    np.testing.assert_allclose(logits[~copies], expected[~copies], rtol=1e-4, atol=1e-5)
+    assert (logits[copies] < -1e8).all()  # masked: the same item is no negative
+
+
+def test_in_batch_groups_must_fill_the_batch() -> None:
+    with pytest.raises(ValueError, match="multiple of in_batch_group"):
+        NeuMF(batch_size=100, in_batch_group=32)
+    NeuMF(batch_size=100, in_batch_group=32, loss="softmax")  # groups only cut in_batch
+
+
+def test_the_als_start_scores_as_als_times_the_start_weight(checkerboard: Interactions) -> None:
+    """Before any epoch the GMF branch holds ALS's factors and the MLP's output weight is 0."""
+    model = NeuMF(mlp_layers=[8], **TINY)
+    net = model._build(load_keras(), checkerboard, {})
+    users = np.arange(checkerboard.n_users)
+    state = model._export(net)
+    als = ALS(embedding_size=4, random_state=model.config.random_state).fit(checkerboard)
+    expected = PRETRAIN_SCALE * als.score(users) + state["predict_1"][0]
+    np.testing.assert_allclose(
+        model._score_state(state, users, None), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_config_rejects_an_empty_mlp() -> None:

@@ -119,7 +119,7 @@ def test_untouched_forms_queue_every_model_with_exactly_its_default_config(store
 
     app = _app()
     app.multiselect(key="models").set_value(list(REGISTRY)).run()
-    assert app.text_input(key="model_neumf_mlp_layers").value == "64, 32, 16"
+    assert app.text_input(key="model_neumf_mlp_layers").value == "32, 16, 8"
     assert app.text_input(key="model_hybrid_components").value == "item_knn:0.8, most_popular:0.2"
     next(b for b in app.button if b.label == "Queue runs").click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]

@@ -26,6 +26,21 @@ from recsys_core.progress import Progress
 _BOOKKEEPING = ("history_", "best_epoch_")
 
 
+def embedding_size_field(
+    default: int,
+    description: str = "Size of the learned vectors.",
+    prior_range: tuple[int, int] = (16, 256),
+) -> Any:
+    """The ``embedding_size`` field at a family's own default (bounds shared)."""
+    return Field(
+        default,
+        ge=1,
+        le=1024,
+        description=description,
+        json_schema_extra=prior(*prior_range, log=True),
+    )
+
+
 def epochs_field(default: int) -> Any:
     """The ``epochs`` field at a family's own default (bounds, help and prior shared)."""
     return Field(
@@ -67,13 +82,7 @@ def patience_field(default: int) -> Any:
 class DeepConfig(RecommenderConfig):
     """Training knobs every deep model shares (names shared with the other families)."""
 
-    embedding_size: int = Field(
-        32,
-        ge=1,
-        le=1024,
-        description="Size of the learned vectors.",
-        json_schema_extra=prior(16, 256, log=True),
-    )
+    embedding_size: int = embedding_size_field(32)
     epochs: int = epochs_field(10)
     learning_rate: float = learning_rate_field(0.001)
     reg: float = Field(

@@ -16,6 +16,7 @@ from recsys_core.models.deep._base import (
     DeepConfig,
     DeepRecommender,
     batch_size_field,
+    embedding_size_field,
     learning_rate_field,
 )
 from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from recsys_core.features.encoders import ItemModalities
 
 #: Logit given to impossible candidates (an in-batch copy of the row's own positive item).
-_MASKED = -1e9
+MASKED = -1e9
 
 
 class TowerConfig(DeepConfig):
@@ -41,13 +42,7 @@ class TowerConfig(DeepConfig):
     protocol) two-tower went .282 -> .316 and fusion .282 -> .319, still under ALS's .350.
     """
 
-    embedding_size: int = Field(
-        128,
-        ge=1,
-        le=1024,
-        description="Size of the learned vectors.",
-        json_schema_extra=prior(16, 256, log=True),
-    )
+    embedding_size: int = embedding_size_field(128)
     batch_size: int = batch_size_field(
         256, "Training examples per gradient step (and in-batch negatives per example)."
     )
@@ -217,15 +212,7 @@ class TowerRecommender(DeepRecommender):
         return x, np.zeros(len(order), dtype=np.float32)
 
     def _loss(self, keras: Any) -> Any:
-        ops = keras.ops
-
-        def in_batch_softmax(_targets: Any, logits: Any) -> Any:
-            labels = ops.arange(ops.shape(logits)[0])
-            return ops.mean(
-                keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-            )
-
-        return in_batch_softmax
+        return in_batch_loss(keras)
 
     # ------------------------------------------------------------------ networks
     def _user_tower(self, keras: Any, fit_on: Interactions, constants: State) -> Any:
@@ -316,6 +303,23 @@ class TowerRecommender(DeepRecommender):
 
 
 # ---------------------------------------------------------------------- Keras helpers
+def in_batch_loss(keras: Any) -> Any:
+    """Softmax cross-entropy of [B, C] logits whose row r's positive is column r mod C.
+
+    C = B for the towers (the whole batch); NeuMF's groups of C rows each hold their own
+    positives in columns 0 .. C - 1.
+    """
+    ops = keras.ops
+
+    def in_batch_softmax(_targets: Any, logits: Any) -> Any:
+        labels = ops.arange(ops.shape(logits)[0]) % ops.shape(logits)[1]
+        return ops.mean(
+            keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        )
+
+    return in_batch_softmax
+
+
 def frozen_table(keras: Any, name: str, array: np.ndarray) -> Any:
     """A non-trainable lookup table (an Embedding holding ``array``): index -> row."""
     layer = keras.layers.Embedding(array.shape[0], array.shape[1], trainable=False, name=name)
@@ -379,7 +383,7 @@ def custom_layers(keras: Any) -> Any:
             rows = ops.expand_dims(ops.arange(ops.shape(items)[0]), 1)
             cols = ops.expand_dims(ops.arange(ops.shape(cand_ids)[0]), 0)
             copy = (ops.expand_dims(items, 1) == ops.expand_dims(cand_ids, 0)) & (rows != cols)
-            return ops.where(copy, _MASKED, logits)
+            return ops.where(copy, MASKED, logits)
 
     return SimpleNamespace(InBatchLogits=InBatchLogits)
 

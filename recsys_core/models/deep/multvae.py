@@ -31,6 +31,7 @@ from recsys_core.models.deep._base import (
     DeepConfig,
     DeepRecommender,
     batch_size_field,
+    embedding_size_field,
     learning_rate_field,
     patience_field,
 )
@@ -53,13 +54,7 @@ class MultVAEConfig(DeepConfig):
     20 epochs as the paper does: .178 (vs .172, within noise). EASE scores .217 there.
     """
 
-    embedding_size: int = Field(
-        200,
-        ge=1,
-        le=1024,
-        description="Size of the latent vector.",
-        json_schema_extra=prior(50, 400, log=True),
-    )
+    embedding_size: int = embedding_size_field(200, "Size of the latent vector.", (50, 400))
     hidden_size: int = Field(
         600,
         ge=1,
