@@ -187,11 +187,12 @@ def sample_negatives(
 class NeuMF(DeepRecommender):
     """GMF (element-wise product of embeddings) and an MLP over concatenated embeddings.
 
-    Trained with a sampled softmax of each interaction against ``n_negatives`` unseen items
-    drawn by popularity (or, as in the paper, binary cross-entropy on every pair; see
-    ``loss``). Scores are the logits. For all-item scoring, the first MLP layer is split into its
-    user and item halves, computed once per user and once per item, so only the later
-    layers run on user x item pairs (in chunks of bounded memory).
+    The GMF branch starts from implicit ALS factors (``pretrain``); training is a softmax of
+    each interaction against the items of its group of batch rows (or a sampled softmax, or
+    the paper's binary cross-entropy; see ``loss``). Scores are the logits. For all-item
+    scoring, the first MLP layer is split into its user and item halves, computed once per
+    user and once per item, so only the later layers run on user x item pairs (in chunks of
+    bounded memory), as in training.
     """
 
     name: ClassVar[str] = "neumf"
