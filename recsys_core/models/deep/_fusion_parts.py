@@ -7,11 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from recsys_core.models.deep._keras import State
+from recsys_core.models.deep._keras import MASKED, State
 
 #: Name of the pseudo-modality made of the learned item id embeddings (always gated last).
 ID_MODALITY = "id"
-_MASKED = -1e9
 
 
 @cache
@@ -54,7 +53,7 @@ def fusion_layer(keras: Any) -> Any:
             if n == 1:  # a softmax over one modality is constant (and Keras warns)
                 gates = ops.cast(has, logits.dtype)
             else:
-                gates = ops.softmax(ops.where(has, logits, _MASKED), axis=-1)
+                gates = ops.softmax(ops.where(has, logits, MASKED), axis=-1)
             gates = gates * ops.cast(ops.any(has, axis=-1, keepdims=True), gates.dtype)
             return ops.sum(ops.expand_dims(gates, -1) * parts, axis=1)
 

@@ -16,6 +16,9 @@ from recsys_core.progress import Progress, report
 JIT_MIN_ROWS = 200_000
 
 State = dict[str, np.ndarray]
+#: Logit given to impossible candidates (a copy of the row's own positive among its
+#: negatives, a modality an item lacks).
+MASKED = -1e9
 
 
 def load_keras() -> Any:
@@ -224,3 +227,39 @@ def _compiled_step(
 
     spec = [tf.TensorSpec((None, *a.shape[1:]), a.dtype) for a in like]
     return tf.function(step, input_signature=spec, jit_compile=jit)
+
+
+def frozen_table(keras: Any, name: str, array: np.ndarray) -> Any:
+    """A non-trainable lookup table (an Embedding holding ``array``): index -> row."""
+    layer = keras.layers.Embedding(array.shape[0], array.shape[1], trainable=False, name=name)
+    layer.build((None,))
+    layer.set_weights([array.astype(np.float32)])
+    return layer
+
+
+def in_batch_log_q(counts: np.ndarray, n_uniform: int = 0) -> np.ndarray:
+    """Log chance of each item being a candidate when the batch's items are the negatives.
+
+    In-batch candidates come by popularity (their share of the interactions); ``n_uniform``
+    random catalogue items per example mix in a uniform share. Float32, floored at 1e-12.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    q = (counts / max(counts.sum(), 1.0) + n_uniform / len(counts)) / (1 + n_uniform)
+    return np.log(np.maximum(q, 1e-12)).astype(np.float32)
+
+
+def in_batch_loss(keras: Any) -> Any:
+    """Softmax cross-entropy of [B, C] logits whose row r's positive is column r mod C.
+
+    C = B for the towers (the whole batch); NeuMF's groups of C rows each hold their own
+    positives in columns 0 .. C - 1.
+    """
+    ops = keras.ops
+
+    def in_batch_softmax(_targets: Any, logits: Any) -> Any:
+        labels = ops.arange(ops.shape(logits)[0]) % ops.shape(logits)[1]
+        return ops.mean(
+            keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        )
+
+    return in_batch_softmax

@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 
 from recsys_core.data.interactions import Interactions
-from recsys_core.models.deep._keras import State
-from recsys_core.models.deep._towers import MASKED, frozen_table
+from recsys_core.models.deep._keras import MASKED, State, frozen_table
 
 #: Weight the output layer starts with on the GMF branch when it starts from ALS factors.
 #: ALS scores lie roughly in [0, 1]; times 3 the softmax starts from ALS's ranking with logits

@@ -19,15 +19,21 @@ from recsys_core.models.deep._base import (
     embedding_size_field,
     learning_rate_field,
 )
-from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
+from recsys_core.models.deep._keras import (
+    MASKED,
+    State,
+    dense_stack,
+    frozen_table,
+    in_batch_log_q,
+    in_batch_loss,
+    layer_arrays,
+    layer_seed,
+)
 from recsys_core.models.explanation import PairParts
 from recsys_core.models.priors import NOT_SEARCHED, prior
 
 if TYPE_CHECKING:
     from recsys_core.features.encoders import ItemModalities
-
-#: Logit given to impossible candidates (an in-batch copy of the row's own positive item).
-MASKED = -1e9
 
 
 class TowerConfig(DeepConfig):
@@ -185,17 +191,11 @@ class TowerRecommender(DeepRecommender):
             "user_known": (np.bincount(fit_on.users, minlength=fit_on.n_users) > 0).astype(
                 np.float32
             ),
-            "item_log_q": self._log_q(counts).astype(np.float32),
+            "item_log_q": in_batch_log_q(counts, self.config.n_negatives),
         }
         if users is not None:
             state["user_features"] = users
         return state
-
-    def _log_q(self, counts: np.ndarray) -> np.ndarray:
-        """Log chance of an item being a candidate: in-batch by popularity, mixed uniform."""
-        n = self.config.n_negatives
-        q = (counts / counts.sum() + n / len(counts)) / (1 + n)
-        return np.log(np.maximum(q, 1e-12))
 
     # ------------------------------------------------------------------ training data
     def _rows_per_epoch(self, fit_on: Interactions) -> int:
@@ -303,31 +303,6 @@ class TowerRecommender(DeepRecommender):
 
 
 # ---------------------------------------------------------------------- Keras helpers
-def in_batch_loss(keras: Any) -> Any:
-    """Softmax cross-entropy of [B, C] logits whose row r's positive is column r mod C.
-
-    C = B for the towers (the whole batch); NeuMF's groups of C rows each hold their own
-    positives in columns 0 .. C - 1.
-    """
-    ops = keras.ops
-
-    def in_batch_softmax(_targets: Any, logits: Any) -> Any:
-        labels = ops.arange(ops.shape(logits)[0]) % ops.shape(logits)[1]
-        return ops.mean(
-            keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        )
-
-    return in_batch_softmax
-
-
-def frozen_table(keras: Any, name: str, array: np.ndarray) -> Any:
-    """A non-trainable lookup table (an Embedding holding ``array``): index -> row."""
-    layer = keras.layers.Embedding(array.shape[0], array.shape[1], trainable=False, name=name)
-    layer.build((None,))
-    layer.set_weights([array.astype(np.float32)])
-    return layer
-
-
 def feature_mlp(keras: Any, config: TowerConfig, x: Any, prefix: str, seed: int) -> Any:
     """Features -> ReLU hidden layers -> linear layer of ``embedding_size`` (named prefix_j)."""
     widths = [*config.tower_layers, config.embedding_size]

@@ -19,11 +19,10 @@ from recsys_core.models.deep._fusion_reasons import (
     modality_contributions,
     modality_sentence,
 )
-from recsys_core.models.deep._keras import State, layer_arrays, layer_seed
+from recsys_core.models.deep._keras import State, frozen_table, layer_arrays, layer_seed
 from recsys_core.models.deep._towers import (
     TowerConfig,
     TowerRecommender,
-    frozen_table,
     maybe_normalize,
 )
 from recsys_core.models.deep._validation import Holdout, relevant_unseen

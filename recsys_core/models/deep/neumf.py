@@ -19,9 +19,15 @@ from recsys_core.models.deep._base import (
     epochs_field,
     learning_rate_field,
 )
-from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
+from recsys_core.models.deep._keras import (
+    State,
+    dense_stack,
+    in_batch_log_q,
+    in_batch_loss,
+    layer_arrays,
+    layer_seed,
+)
 from recsys_core.models.deep._neumf_parts import in_batch_arrays, in_batch_net, start_from_als
-from recsys_core.models.deep._towers import in_batch_loss
 from recsys_core.models.explanation import PairParts
 from recsys_core.models.priors import NOT_SEARCHED, prior, prior_choices
 
@@ -99,10 +105,11 @@ class NeuMFConfig(DeepConfig):
     loss: Literal["in_batch", "softmax", "bce"] = Field(
         "in_batch",
         description=(
-            "in_batch: each interaction's logit against the batch's other items in one "
-            "softmax, corrected for their popularity; softmax: against `n_negatives` drawn "
-            "items (sampled softmax; a batch_size of examples is that many groups); bce: "
-            "binary cross-entropy on every pair, as in the paper."
+            "in_batch: each interaction's logit against the other items of its group of "
+            "`in_batch_group` batch rows in one softmax, corrected for their popularity; "
+            "softmax: against `n_negatives` drawn items (sampled softmax; a batch_size of "
+            "examples is that many groups); bce: binary cross-entropy on every pair, as in "
+            "the paper."
         ),
     )
     pretrain: Literal["als", "none"] = Field(
@@ -214,8 +221,7 @@ class NeuMF(DeepRecommender):
         if cfg.loss == "bce":
             return pair
         if cfg.loss == "in_batch":
-            counts = np.bincount(fit_on.items, minlength=fit_on.n_items)
-            log_q = np.log(np.maximum(counts / max(counts.sum(), 1), 1e-12)).astype(np.float32)
+            log_q = in_batch_log_q(np.bincount(fit_on.items, minlength=fit_on.n_items))
             group = self._group(fit_on)
             return in_batch_net(keras, pair, self._mlp_names(), cfg.embedding_size, group, log_q)
         group = 1 + self.config.n_negatives

@@ -12,12 +12,17 @@ from recsys_core.features.encoders import ItemEncoderConfig, encode_items
 from recsys_core.models._blend import InstanceFlag
 from recsys_core.models.base import RecommenderConfig
 from recsys_core.models.deep._base import epochs_field, patience_field
-from recsys_core.models.deep._keras import State, dense_stack, layer_arrays, layer_seed
+from recsys_core.models.deep._keras import (
+    State,
+    dense_stack,
+    frozen_table,
+    layer_arrays,
+    layer_seed,
+)
 from recsys_core.models.deep._towers import (
     TowerConfig,
     TowerRecommender,
     feature_mlp,
-    frozen_table,
     maybe_normalize,
     mlp_layer_names,
     state_mlp_names,
