@@ -49,7 +49,9 @@ def _compare(page) -> None:
 def _explain(page) -> None:
     page.get_by_role("link", name="Explain").click()
     page.get_by_text(re.compile(r"^Top \d+ for user .* and why$")).wait_for()
-    entries = page.get_by_text(re.compile(r"^\d+\. .+ \(score")).all_inner_texts()
+    entry = page.get_by_text(re.compile(r"^\d+\. .+ \(score"))
+    entry.first.wait_for()  # the heading is drawn before the list under it
+    entries = entry.all_inner_texts()
     names = [re.match(r"^\d+\. (.+) \(score", e).group(1) for e in entries]  # type: ignore[union-attr]
     assert names and all(TITLE.match(n) for n in names), names
 
