@@ -166,6 +166,11 @@ def test_the_als_start_scores_as_als_times_the_start_weight(checkerboard: Intera
     )
 
 
+def test_a_random_start_is_no_candidate(checkerboard: Interactions) -> None:
+    model = NeuMF(mlp_layers=[8], epochs=2, pretrain="none", **TINY).fit(checkerboard)
+    assert model.history_[:, 0].tolist() == [1, 2]
+
+
 def test_config_rejects_an_empty_mlp() -> None:
     with pytest.raises(ValueError, match="mlp_layers"):
         NeuMF(mlp_layers=[])

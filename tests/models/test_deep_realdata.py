@@ -25,10 +25,12 @@ def movielens() -> Split:
 
 
 #: name -> (baseline, lowest NDCG@10 as a share of it, margin added). Measured with the
-#: defaults on this split: two_tower .343-.347 and NeuMF .326-.340 vs ALS .350 (NeuMF's
-#: spread: the run pipeline's id order vs this one's, and thread counts; before the grouped
-#: softmax and the ALS start it scored .260, before the sampled softmax .221).
-BARS = {"two_tower": ("als", 0.95, 0.0), "neumf": ("als", 0.9, 0.0)}
+#: defaults on this split: two_tower .343-.347 vs ALS .350; NeuMF .3504, ALS's own score:
+#: its fine-tuning from the ALS start validated no better than the start (.1600 vs .1607),
+#: so early stopping kept the start. Its bar leaves room for a fit that keeps epoch 1
+#: (on carved validation sides that cost up to 1.4%). Before the start became a candidate
+#: NeuMF scored .326-.340, before the grouped softmax and the ALS start .260.
+BARS = {"two_tower": ("als", 0.95, 0.0), "neumf": ("als", 0.98, 0.0)}
 
 
 @pytest.mark.parametrize("name", ["neumf", "two_tower"])

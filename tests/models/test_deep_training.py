@@ -15,7 +15,9 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.errors import InputError
 from recsys_core.models.deep import NeuMF, TwoTower
 from recsys_core.models.deep._keras import EpochMonitor
+from recsys_core.models.deep._neumf_parts import PRETRAIN_SCALE
 from recsys_core.models.deep._validation import carve_validation
+from recsys_core.models.implicit_mf import ALS
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"embedding_size": 4, "batch_size": 64, "learning_rate": 0.01, "validation_fraction": 0.0}
@@ -67,8 +69,9 @@ def test_progress_is_called_once_per_epoch_with_the_loss(checkerboard: Interacti
     NeuMF(mlp_layers=[8], epochs=3, **TINY).fit(
         checkerboard, progress=lambda done, total, message="": calls.append((done, total, message))
     )
-    assert [(d, t) for d, t, _ in calls] == [(1, 3), (2, 3), (3, 3)]
-    assert all(m.startswith(f"epoch {d}/3, loss ") for d, _, m in calls)
+    assert [(d, t) for d, t, _ in calls] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert calls[0][2] == "starting point"  # NeuMF's ALS start, before any epoch
+    assert all(m.startswith(f"epoch {d}/3, loss ") for d, _, m in calls[1:])
 
 
 def test_progress_reports_validation_ndcg_when_validating(random_data: Interactions) -> None:
@@ -114,7 +117,7 @@ def test_cancel_by_raising_from_progress_stops_and_leaves_model_unfitted(
     model = NeuMF(mlp_layers=[8], epochs=10, **TINY)
     with pytest.raises(Cancelled):
         model.fit(checkerboard, progress=progress)
-    assert calls == [1, 2]  # no epoch ran after the cancel
+    assert calls == [0, 1, 2]  # the ALS start (0), two epochs, and none after the cancel
     assert not model.fitted
 
 
@@ -132,6 +135,41 @@ def test_monitor_stops_after_patience_and_keeps_the_best_epochs_state() -> None:
     np.testing.assert_allclose(monitor.history_array()[:, 2], [0.1, 0.3, 0.2, 0.25])
 
 
+def test_the_start_is_kept_when_no_epoch_validates_better() -> None:
+    """Hand-computed: the start scores 0.4, epochs 0.3, 0.35, 0.2; patience 3 stops after
+    epoch 3 with the start (best epoch -1: no epoch trained) and its state kept."""
+    scores = iter([0.4, 0.3, 0.35, 0.2, 0.9])
+    messages: list[str] = []
+    progress = lambda done, total, message="": messages.append(message)  # noqa: E731
+    monitor = EpochMonitor(5, 3, progress, lambda state: next(scores), "NDCG@10")
+    monitor.start(lambda: {"w": np.array([-1])})
+    for epoch in range(5):
+        monitor.end_epoch(epoch, 1.0, lambda e=epoch: {"w": np.array([e])})
+        if monitor.stopped:
+            break
+    assert monitor.stopped and epoch == 2
+    assert monitor.best_epoch == -1 and monitor.best_state is not None
+    assert monitor.best_state["w"].tolist() == [-1]
+    np.testing.assert_allclose(monitor.history_array()[:, 0], [0, 1, 2, 3])
+    assert np.isnan(monitor.history_array()[0, 1])  # no loss before training
+    assert messages[0] == "starting point, validation NDCG@10 0.4000"
+    assert messages[-1].endswith("(stopped: best was the starting point)")
+
+
+def test_when_training_only_hurts_the_model_is_its_als_start(random_data: Interactions) -> None:
+    """No epoch on structureless data validates better than NeuMF's ALS start (reg 10
+    shrinks what training touches), so the model kept, after a refit of 0 epochs on all the
+    data, scores as ALS fitted on all of it, times the start weight."""
+    params = {**TINY, "learning_rate": 0.1, "reg": 10.0, "validation_fraction": 0.2}
+    model = NeuMF(mlp_layers=[8], epochs=3, **params).fit(random_data)
+    assert model.best_epoch_ == 0
+    assert model.history_[0, 2] > np.nanmax(model.history_[1:, 2])
+    als = ALS(embedding_size=4, random_state=model.config.random_state).fit(random_data)
+    users = np.arange(random_data.n_users)
+    expected = PRETRAIN_SCALE * als.score(users) + model.predict_1_[0]
+    np.testing.assert_allclose(model.score(users), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_early_stopping_stops_and_restores_the_best_epoch(random_data: Interactions) -> None:
     """Overfitting random data: validation NDCG peaks early, training stops, best weights kept.
 
@@ -143,8 +181,9 @@ def test_early_stopping_stops_and_restores_the_best_epoch(random_data: Interacti
     model = NeuMF(mlp_layers=[32], epochs=30, patience=2, **params).fit(random_data)
     history = model.history_
     assert len(history) < 30  # stopped early
-    best = int(np.nanargmax(history[:, 2]))
-    assert model.best_epoch_ == best + 1
+    best = int(np.nanargmax(history[:, 2]))  # row 0 is the ALS start, epoch 0
+    assert history[:, 0].tolist() == list(range(len(history)))
+    assert model.best_epoch_ == best
     assert len(history) == best + 1 + 2  # patience epochs after the best, then stop
     _, holdout = carve_validation(random_data, 0.2, 10, model.config.random_state)
     assert holdout is not None

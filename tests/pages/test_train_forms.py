@@ -27,12 +27,12 @@ def _shown(at: AppTest, key: str) -> str:
 
 def test_learning_rates_read_as_their_defaults(app_env: Workspace) -> None:
     at = _train(["neumf", "two_tower", "ease"])
-    assert _shown(at, "model_neumf_learning_rate") == "0.002"  # was "0.00"
+    assert _shown(at, "model_neumf_learning_rate") == "0.0005"  # was "0.00"
     assert _shown(at, "model_two_tower_learning_rate") == "0.005"  # was "0.01"
-    assert at.number_input(key="model_neumf_learning_rate").step == pytest.approx(0.001)
+    assert at.number_input(key="model_neumf_learning_rate").step == pytest.approx(0.0001)
     assert _shown(at, "model_ease_reg") == f"{REGISTRY['ease'].config_class().reg:g}"
-    at.number_input(key="model_neumf_learning_rate").set_value(0.0005).run()
-    assert _shown(at, "model_neumf_learning_rate") == "0.0005"
+    at.number_input(key="model_neumf_learning_rate").set_value(0.002).run()
+    assert _shown(at, "model_neumf_learning_rate") == "0.002"
 
 
 def test_number_steps_follow_the_default() -> None:

@@ -152,7 +152,7 @@ class DeepRecommender(Recommender):
         if holdout is not None and cfg.refit:
             keras.utils.set_random_seed(cfg.random_state)  # the same start as the first run
             monitor = self._train_run(keras, train, None, self.best_epoch_, progress)
-        assert monitor.best_state is not None  # at least one epoch ran
+        assert monitor.best_state is not None  # the start or at least one epoch
         self._set_state(monitor.best_state)
 
     def _train_run(
@@ -190,12 +190,21 @@ class DeepRecommender(Recommender):
             cfg.batch_size,
             cfg.learning_rate,
             jit=self._rows_per_epoch(fit_on) >= JIT_MIN_ROWS,
+            start_is_candidate=self._start_is_candidate(),
         )
         assert monitor.best_state is not None  # at least one epoch ran
         monitor.best_state = self._derive({**constants, **monitor.best_state})
         return monitor
 
     # ------------------------------------------------------------------ subclass hooks
+    def _start_is_candidate(self) -> bool:
+        """Whether the untrained network is itself a model worth keeping (epoch 0).
+
+        True for networks that start from a solved model; early stopping then compares
+        every epoch with the start, and a refit of best epoch 0 trains nothing.
+        """
+        return False
+
     def _prepare(self, fit_on: Interactions) -> State:
         """Constant arrays the network and the scorer need (e.g. encoded features)."""
         return {}

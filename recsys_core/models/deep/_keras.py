@@ -121,11 +121,23 @@ class EpochMonitor:
     history: list[dict[str, float]] = field(default_factory=list)
     stopped: bool = False
 
+    def start(self, state: Callable[[], State]) -> None:
+        """Record the untrained network as epoch 0, a candidate like any trained epoch.
+
+        A network that starts from a solved model (NeuMF's GMF branch from ALS factors)
+        may only drift from it: when no epoch validates better, early stopping keeps the
+        start (best epoch 0), as fine-tuning a pre-trained model should.
+        """
+        self.end_epoch(-1, np.nan, state)
+
     def end_epoch(self, epoch: int, loss: float, state: Callable[[], State]) -> None:
-        """Record epoch ``epoch`` (0-based); sets :attr:`stopped` when patience runs out."""
+        """Record epoch ``epoch`` (0-based; -1 the start); sets :attr:`stopped` when patience
+        runs out."""
         snapshot = state()
         row = {"epoch": float(epoch + 1), "loss": float(loss)}
-        message = f"epoch {epoch + 1}/{self.epochs}, loss {loss:.4f}"
+        message = (
+            "starting point" if epoch < 0 else f"epoch {epoch + 1}/{self.epochs}, loss {loss:.4f}"
+        )
         if self.validate is None:
             self.best_state, self.best_epoch = snapshot, epoch
         else:
@@ -136,9 +148,13 @@ class EpochMonitor:
                 self.best_state, self.best_score, self.best_epoch = snapshot, score, epoch
             elif epoch - self.best_epoch >= self.patience:
                 self.stopped = True
-                message += f" (stopped: best was epoch {self.best_epoch + 1})"
+                message += f" (stopped: best was {self._name(self.best_epoch)})"
         self.history.append(row)
         report(self.progress, epoch + 1, self.epochs, message)
+
+    @staticmethod
+    def _name(epoch: int) -> str:
+        return "the starting point" if epoch < 0 else f"epoch {epoch + 1}"
 
     def history_array(self) -> np.ndarray:
         """[n_epochs, 3]: epoch, loss, validation NDCG (NaN without validation)."""
@@ -173,8 +189,12 @@ def run_epochs(
     batch_size: int,
     learning_rate: float,
     jit: bool,
+    start_is_candidate: bool = False,
 ) -> None:
     """Train epoch by epoch on freshly drawn data (new negatives, new order) with Adam.
+
+    With ``start_is_candidate`` the untrained network is validated first (epoch 0, see
+    :meth:`EpochMonitor.start`); ``monitor.epochs`` may then be 0 (a refit of the start).
 
     A compiled step (XLA when ``jit``) over numpy batches costs a fraction of a millisecond
     per batch, where ``Model.fit`` spends about 150 ms per call setting up its data pipeline,
@@ -184,6 +204,8 @@ def run_epochs(
     keras = load_keras()
     compiled = None
     callbacks = keras.callbacks.CallbackList([epoch_callback(monitor, export)], model=net)
+    if start_is_candidate:
+        monitor.start(export)
     for epoch in range(monitor.epochs):
         x, y = epoch_data(epoch)
         if compiled is None:
