@@ -52,7 +52,7 @@ def test_home_then_train_forms_then_tune(app_url: str, page, tmp_path: Path) -> 
         box = page.get_by_test_id("stExpander").filter(has_text=f"{name} parameters")
         box.get_by_text(f"{name} parameters").click()
         rates[name] = box.get_by_role("spinbutton", name="Learning rate").input_value()
-    assert rates == {"neumf": "0.002", "two_tower": "0.005"}
+    assert rates == {"neumf": "0.0005", "two_tower": "0.005"}  # the defaults, not "0.00"
     page.screenshot(path=str(shots / "train.png"), full_page=True)
 
     page.get_by_role("link", name="Tune", exact=True).click()
