@@ -181,6 +181,8 @@ class DeepRecommender(Recommender):
             None if holdout is None else validate,
             f"NDCG@{cfg.validation_k}",
         )
+        if self._start_is_candidate():  # epoch 0: a refit of 0 epochs keeps it
+            monitor.start(lambda: self._export(net))
         run_epochs(
             net,
             self._loss(keras),
@@ -190,9 +192,8 @@ class DeepRecommender(Recommender):
             cfg.batch_size,
             cfg.learning_rate,
             jit=self._rows_per_epoch(fit_on) >= JIT_MIN_ROWS,
-            start_is_candidate=self._start_is_candidate(),
         )
-        assert monitor.best_state is not None  # at least one epoch ran
+        assert monitor.best_state is not None  # the start or at least one epoch
         monitor.best_state = self._derive({**constants, **monitor.best_state})
         return monitor
 

@@ -189,12 +189,10 @@ def run_epochs(
     batch_size: int,
     learning_rate: float,
     jit: bool,
-    start_is_candidate: bool = False,
 ) -> None:
     """Train epoch by epoch on freshly drawn data (new negatives, new order) with Adam.
 
-    With ``start_is_candidate`` the untrained network is validated first (epoch 0, see
-    :meth:`EpochMonitor.start`); ``monitor.epochs`` may then be 0 (a refit of the start).
+    ``monitor.epochs`` may be 0: a refit that keeps a start (see :meth:`EpochMonitor.start`).
 
     A compiled step (XLA when ``jit``) over numpy batches costs a fraction of a millisecond
     per batch, where ``Model.fit`` spends about 150 ms per call setting up its data pipeline,
@@ -204,8 +202,6 @@ def run_epochs(
     keras = load_keras()
     compiled = None
     callbacks = keras.callbacks.CallbackList([epoch_callback(monitor, export)], model=net)
-    if start_is_candidate:
-        monitor.start(export)
     for epoch in range(monitor.epochs):
         x, y = epoch_data(epoch)
         if compiled is None:
